@@ -1,0 +1,28 @@
+//! Kiln's static-site generator.
+//!
+//! [`pipeline::build`] turns a site root (a `kiln.toml`, `content/`, optional `templates/`,
+//! `static/` and `themes/`) into a folder of static files. The stages of the data's path each
+//! have a module: [`content`] finds files, [`frontmatter`] and [`date`] read their headers,
+//! [`site`] assembles the model, [`markdown`] renders bodies, [`values`] and [`templates`]
+//! prepare rendering, [`render`] and [`feed`] produce outputs, and [`output`] writes them
+//! safely.
+
+pub mod config;
+pub mod content;
+pub mod date;
+pub mod diagnostic;
+pub mod feed;
+pub mod frontmatter;
+pub mod highlight;
+pub mod markdown;
+pub mod output;
+pub mod pipeline;
+pub mod render;
+pub mod site;
+pub mod slug;
+pub mod templates;
+pub mod url;
+pub mod values;
+
+pub use diagnostic::{BuildFailed, Diagnostic, Severity, Source};
+pub use pipeline::{BuildReport, BuildRequest, build};

@@ -1,0 +1,569 @@
+//! Planning and rendering every output of a build.
+//!
+//! [`plan`] lists each output file with the sources it is made from; two outputs with one
+//! path are an error naming both sources. [`render`] then turns one planned output into its
+//! bytes. Rendering depends only on the model, the templates and the config, so outputs can
+//! be rendered in any order, on any thread, and come out the same.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Serialize;
+use tera::{Context, Value};
+
+use crate::diagnostic::{Diagnostic, Source};
+use crate::feed::{self, FeedScope, SitemapEntry};
+use crate::site::Site;
+use crate::templates::{self, Templates};
+use crate::url;
+use crate::values::Values;
+
+/// What one output is made of.
+#[derive(Clone, Debug)]
+pub enum Job {
+    /// A page through its template.
+    Page(usize),
+    /// One pager of a section list (1-based).
+    SectionPager(usize, usize),
+    /// The list of a taxonomy's terms.
+    TaxonomyList(usize),
+    /// One pager of a term's page list (1-based).
+    TermPager(usize, usize, usize),
+    /// A page that sends readers to another URL.
+    Redirect(String),
+    /// An Atom feed over a scope.
+    Atom(FeedOf),
+    /// An RSS feed over a scope.
+    Rss(FeedOf),
+    /// `sitemap.xml`.
+    Sitemap,
+    /// `robots.txt`.
+    Robots,
+    /// `404.html`.
+    NotFound,
+    /// `search_index.json`.
+    SearchIndex,
+    /// A file copied as it is.
+    Copy(PathBuf),
+    /// A file of the embedded theme.
+    Embedded(&'static [u8]),
+}
+
+/// The pages a feed covers.
+#[derive(Clone, Copy, Debug)]
+pub enum FeedOf {
+    /// Every page of the site.
+    Site,
+    /// A section's pages.
+    Section(usize),
+    /// A term's pages.
+    Term(usize, usize),
+}
+
+/// One planned output.
+#[derive(Clone, Debug)]
+pub struct Planned {
+    /// Its path in the output folder.
+    pub path: String,
+    /// What it is made of.
+    pub job: Job,
+    /// The sources it comes from.
+    pub sources: Vec<Source>,
+}
+
+/// A file to copy into the output, found by the build.
+pub struct CopyFile {
+    /// Its output path.
+    pub path: String,
+    /// Where it is read from.
+    pub from: PathBuf,
+    /// Its source.
+    pub source: Source,
+}
+
+/// Every page of the site, newest first, for the site-wide feeds.
+pub fn all_pages_by_date(site: &Site) -> Vec<usize> {
+    let mut all: Vec<usize> = (0..site.pages.len()).collect();
+    crate::site::sort_pages(&mut all, &site.pages, crate::frontmatter::SortBy::Date);
+    all
+}
+
+/// Lists every output. Errors name each path that two sources would both write.
+pub fn plan(site: &Site, copies: Vec<CopyFile>, embedded: Vec<(String, &'static [u8])>) -> Result<Vec<Planned>, Vec<Diagnostic>> {
+    let mut out = Vec::new();
+    let push = |out: &mut Vec<Planned>, path: String, job: Job, sources: Vec<Source>| {
+        out.push(Planned { path, job, sources });
+    };
+    for (i, page) in site.pages.iter().enumerate() {
+        if !page.front.render {
+            continue;
+        }
+        push(&mut out, url::output_file(&page.path), Job::Page(i), vec![page.source.clone()]);
+        for alias in &page.front.aliases {
+            push_alias(&mut out, alias, &page.permalink, &page.source);
+        }
+    }
+    for (i, section) in site.sections.iter().enumerate() {
+        plan_section(site, i, &mut out);
+        for alias in &section.front.aliases {
+            push_alias(&mut out, alias, &section.permalink, &section.blame());
+        }
+    }
+    for (t, tax) in site.taxonomies.iter().enumerate() {
+        if tax.render {
+            plan_taxonomy(site, t, &mut out);
+        }
+    }
+    plan_site_files(site, &mut out);
+    let mut taken: std::collections::HashSet<&str> = out.iter().map(|p| p.path.as_str()).collect();
+    let mut extra = Vec::new();
+    for copy in &copies {
+        extra.push(Planned { path: copy.path.clone(), job: Job::Copy(copy.from.clone()), sources: vec![copy.source.clone()] });
+    }
+    for p in &extra {
+        taken.insert(p.path.as_str());
+    }
+    // Theme files give way to anything the site writes at the same path.
+    let theme: Vec<Planned> = embedded
+        .into_iter()
+        .filter(|(path, _)| !taken.contains(path.as_str()))
+        .map(|(path, bytes)| Planned {
+            sources: vec![Source::Embedded(format!("static/{path}"))],
+            path,
+            job: Job::Embedded(bytes),
+        })
+        .collect();
+    out.extend(extra);
+    out.extend(theme);
+    check_duplicates(&out)?;
+    Ok(out)
+}
+
+fn push_alias(out: &mut Vec<Planned>, alias: &str, target: &str, source: &Source) {
+    match url::clean_path(alias) {
+        Ok(path) => {
+            let path = if url::names_file(&path) { path } else { url::as_dir(&path) };
+            out.push(Planned {
+                path: url::output_file(&path),
+                job: Job::Redirect(target.to_string()),
+                sources: vec![source.clone()],
+            });
+        }
+        Err(message) => out.push(Planned {
+            path: String::new(),
+            job: Job::Redirect(message),
+            sources: vec![source.clone()],
+        }),
+    }
+}
+
+fn pager_count(items: usize, by: Option<usize>) -> usize {
+    by.map_or(1, |by| items.div_ceil(by).max(1))
+}
+
+/// The raw path of pager `n` (1-based) of a list at `base`.
+pub fn pager_path(base: &str, paginate_path: &str, n: usize) -> String {
+    if n == 1 { base.to_string() } else { format!("{base}{paginate_path}/{n}/") }
+}
+
+fn plan_section(site: &Site, i: usize, out: &mut Vec<Planned>) {
+    let section = &site.sections[i];
+    let source = section.blame();
+    if let Some(target) = &section.front.redirect_to {
+        let target = absolute(site, target);
+        out.push(Planned { path: url::output_file(&section.path), job: Job::Redirect(target), sources: vec![source] });
+        return;
+    }
+    if !section.front.render {
+        return;
+    }
+    let sources = list_sources(site, &section.pages, &source);
+    let pagers = pager_count(section.pages.len(), section.paginate_by);
+    let pp = &section.front.paginate_path;
+    for n in 1..=pagers {
+        let path = pager_path(&section.path, pp, n);
+        out.push(Planned { path: url::output_file(&path), job: Job::SectionPager(i, n), sources: sources.clone() });
+    }
+    if section.paginate_by.is_some() {
+        let first = url::output_file(&format!("{}{pp}/1/", section.path));
+        out.push(Planned { path: first, job: Job::Redirect(section.permalink.clone()), sources: vec![source.clone()] });
+    }
+    if section.front.generate_feeds && site.config.feeds.enabled {
+        plan_feeds(site, &section.path, FeedOf::Section(i), sources, out);
+    }
+}
+
+fn absolute(site: &Site, target: &str) -> String {
+    if target.starts_with("http://") || target.starts_with("https://") {
+        target.to_string()
+    } else if let Some(content) = target.strip_prefix("@/") {
+        site.resolve(content).map(|(url, _)| url).unwrap_or_else(|| target.to_string())
+    } else {
+        url::permalink(&site.config.base_url, &url::as_dir(&format!("/{}", target.trim_start_matches('/'))))
+    }
+}
+
+fn list_sources(site: &Site, pages: &[usize], own: &Source) -> Vec<Source> {
+    let mut sources = vec![own.clone()];
+    sources.extend(pages.iter().map(|&p| site.pages[p].source.clone()));
+    sources
+}
+
+fn plan_feeds(site: &Site, dir: &str, of: FeedOf, sources: Vec<Source>, out: &mut Vec<Planned>) {
+    let base = dir.trim_start_matches('/');
+    if site.config.feeds.atom {
+        out.push(Planned { path: format!("{base}atom.xml"), job: Job::Atom(of), sources: sources.clone() });
+    }
+    if site.config.feeds.rss {
+        out.push(Planned { path: format!("{base}rss.xml"), job: Job::Rss(of), sources });
+    }
+}
+
+fn plan_taxonomy(site: &Site, t: usize, out: &mut Vec<Planned>) {
+    let tax = &site.taxonomies[t];
+    let config_source = site.config.source.clone();
+    let mut all_sources = vec![config_source.clone()];
+    for term in &tax.terms {
+        all_sources.extend(term.pages.iter().map(|&p| site.pages[p].source.clone()));
+    }
+    all_sources.sort();
+    all_sources.dedup();
+    out.push(Planned { path: url::output_file(&tax.path), job: Job::TaxonomyList(t), sources: all_sources });
+    for (k, term) in tax.terms.iter().enumerate() {
+        let sources = list_sources(site, &term.pages, &config_source);
+        for n in 1..=pager_count(term.pages.len(), tax.paginate_by) {
+            let path = pager_path(&term.path, "page", n);
+            out.push(Planned { path: url::output_file(&path), job: Job::TermPager(t, k, n), sources: sources.clone() });
+        }
+        if tax.paginate_by.is_some() {
+            let first = url::output_file(&format!("{}page/1/", term.path));
+            out.push(Planned { path: first, job: Job::Redirect(term.permalink.clone()), sources: vec![config_source.clone()] });
+        }
+        if tax.feed && site.config.feeds.enabled {
+            plan_feeds(site, &term.path, FeedOf::Term(t, k), sources, out);
+        }
+    }
+}
+
+fn plan_site_files(site: &Site, out: &mut Vec<Planned>) {
+    let every: Vec<Source> = site.pages.iter().map(|p| p.source.clone()).collect();
+    if site.config.feeds.enabled {
+        plan_feeds(site, "/", FeedOf::Site, every.clone(), out);
+    }
+    out.push(Planned { path: "sitemap.xml".into(), job: Job::Sitemap, sources: vec![Source::Site] });
+    out.push(Planned { path: "robots.txt".into(), job: Job::Robots, sources: vec![Source::Site] });
+    out.push(Planned { path: "404.html".into(), job: Job::NotFound, sources: vec![Source::Site] });
+    if site.config.search_index {
+        out.push(Planned { path: "search_index.json".into(), job: Job::SearchIndex, sources: every });
+    }
+}
+
+fn check_duplicates(out: &[Planned]) -> Result<(), Vec<Diagnostic>> {
+    let mut errors = Vec::new();
+    let mut by_path: BTreeMap<&str, Vec<&Planned>> = BTreeMap::new();
+    for planned in out {
+        if planned.path.is_empty() {
+            if let Job::Redirect(message) = &planned.job {
+                errors.push(Diagnostic::error(planned.sources[0].clone(), None, message.clone()));
+            }
+            continue;
+        }
+        by_path.entry(&planned.path).or_default().push(planned);
+    }
+    for (path, list) in by_path {
+        if list.len() < 2 {
+            continue;
+        }
+        let mut owners: Vec<String> = list.iter().map(|p| format!("`{}`", p.sources[0])).collect();
+        owners.sort();
+        owners.dedup();
+        let message = format!("{} outputs would be written to `{path}`, from {}", list.len(), owners.join(", "));
+        errors.push(Diagnostic::error(list[0].sources[0].clone(), None, message));
+    }
+    if errors.is_empty() { Ok(()) } else { Err(errors) }
+}
+
+/// What rendering needs besides the job.
+pub struct Renderer<'a> {
+    /// The model.
+    pub site: &'a Site,
+    /// The prebuilt values.
+    pub values: &'a Values,
+    /// The template engine.
+    pub templates: &'a Templates,
+    /// The site's pages newest first.
+    pub by_date: &'a [usize],
+}
+
+/// The bytes of an output: rendered in memory, or a file to copy.
+pub enum Bytes {
+    /// Rendered bytes.
+    Owned(Vec<u8>),
+    /// Bytes compiled into the binary.
+    Static(&'static [u8]),
+    /// A file to copy.
+    File(PathBuf),
+}
+
+impl Renderer<'_> {
+    /// Renders one planned output.
+    pub fn render(&self, planned: &Planned) -> Result<Bytes, Diagnostic> {
+        let site = self.site;
+        let text = match &planned.job {
+            Job::Page(i) => self.page(*i)?,
+            Job::SectionPager(i, n) => self.section_pager(*i, *n)?,
+            Job::TaxonomyList(t) => self.taxonomy_list(*t)?,
+            Job::TermPager(t, k, n) => self.term_pager(*t, *k, *n)?,
+            Job::Redirect(to) => redirect_page(to),
+            Job::Atom(of) => feed::atom(site, &self.scope(*of)),
+            Job::Rss(of) => feed::rss(site, &self.scope(*of)),
+            Job::Sitemap => self.sitemap(),
+            Job::Robots => self.robots()?,
+            Job::NotFound => self.tera("404.html", self.context("/404.html"), &Source::Site)?,
+            Job::SearchIndex => self.search_index(),
+            Job::Copy(from) => return Ok(Bytes::File(from.clone())),
+            Job::Embedded(bytes) => return Ok(Bytes::Static(bytes)),
+        };
+        Ok(Bytes::Owned(text.into_bytes()))
+    }
+
+    fn context(&self, raw_path: &str) -> Context {
+        let mut context = Context::new();
+        let encoded = url::encode_path(raw_path);
+        context.insert_value("config", self.values.config.clone());
+        context.insert("current_url", &format!("{}{encoded}", self.site.config.base_url));
+        context.insert("current_path", &encoded);
+        context.insert("kiln_version", env!("CARGO_PKG_VERSION"));
+        context
+    }
+
+    fn tera(&self, template: &str, context: Context, blame: &Source) -> Result<String, Diagnostic> {
+        self.templates.tera.render(template, &context).map_err(|err| {
+            let (name, line, column, message) = templates::describe(&err);
+            let name = name.unwrap_or_else(|| template.to_string());
+            let file = self.templates.sources.get(&name).map_or(name.clone(), ToString::to_string);
+            let at = match (line, column) {
+                (Some(l), Some(c)) => format!("{file}:{l}:{c}"),
+                (Some(l), None) => format!("{file}:{l}"),
+                _ => file,
+            };
+            Diagnostic::error(blame.clone(), None, format!("cannot render with template `{at}`: {message}"))
+        })
+    }
+
+    fn page(&self, i: usize) -> Result<String, Diagnostic> {
+        let page = &self.site.pages[i];
+        let section = &self.site.sections[page.section];
+        let template = page
+            .front
+            .template
+            .as_deref()
+            .or(section.front.page_template.as_deref())
+            .unwrap_or("page.html");
+        let mut context = self.context(&page.path);
+        context.insert_value("page", self.values.pages[i].clone());
+        context.insert_value("section", self.values.section_briefs[page.section].clone());
+        self.tera(template, context, &page.source)
+    }
+
+    fn section_pager(&self, i: usize, n: usize) -> Result<String, Diagnostic> {
+        let section = &self.site.sections[i];
+        let default = if section.parent.is_none() { "index.html" } else { "section.html" };
+        let template = section.front.template.as_deref().unwrap_or(default);
+        let path = pager_path(&section.path, &section.front.paginate_path, n);
+        let mut context = self.context(&path);
+        context.insert_value("section", self.values.sections[i].clone());
+        let paginator = section.paginate_by.map(|by| {
+            self.paginator(&section.pages, by, n, &section.path, &section.front.paginate_path)
+        });
+        context.insert_value("paginator", paginator.unwrap_or_else(Value::none));
+        self.tera(template, context, &section.blame())
+    }
+
+    fn paginator(&self, pages: &[usize], by: usize, n: usize, base: &str, pp: &str) -> Value {
+        let count = pager_count(pages.len(), Some(by));
+        let link = |k: usize| url::permalink(&self.site.config.base_url, &pager_path(base, pp, k));
+        let slice = pages.iter().skip((n - 1) * by).take(by);
+        Value::from_serializable(&Paginator {
+            paginate_by: by,
+            current_index: n,
+            number_pagers: count,
+            first: link(1),
+            last: link(count),
+            previous: (n > 1).then(|| link(n - 1)),
+            next: (n < count).then(|| link(n + 1)),
+            pages: slice.map(|&p| self.values.summaries[p].clone()).collect(),
+            total_pages: pages.len(),
+        })
+    }
+
+    fn taxonomy_value(&self, t: usize) -> Value {
+        let tax = &self.site.taxonomies[t];
+        Value::from_serializable(&TaxonomyRef { name: &tax.name, slug: &tax.slug, permalink: &tax.permalink })
+    }
+
+    fn taxonomy_list(&self, t: usize) -> Result<String, Diagnostic> {
+        let tax = &self.site.taxonomies[t];
+        let mut context = self.context(&tax.path);
+        context.insert_value("taxonomy", self.taxonomy_value(t));
+        let mut terms: Vec<TermBrief> = tax
+            .terms
+            .iter()
+            .map(|term| TermBrief { name: &term.name, slug: &term.slug, permalink: &term.permalink, page_count: term.pages.len() })
+            .collect();
+        terms.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()).then(a.slug.cmp(b.slug)));
+        context.insert("terms", &terms);
+        self.tera("taxonomy_list.html", context, &self.site.config.source)
+    }
+
+    fn term_pager(&self, t: usize, k: usize, n: usize) -> Result<String, Diagnostic> {
+        let tax = &self.site.taxonomies[t];
+        let term = &tax.terms[k];
+        let path = pager_path(&term.path, "page", n);
+        let mut context = self.context(&path);
+        context.insert_value("taxonomy", self.taxonomy_value(t));
+        let pages: Vec<Value> = term.pages.iter().map(|&p| self.values.summaries[p].clone()).collect();
+        context.insert("term", &TermFull {
+            name: &term.name,
+            slug: &term.slug,
+            permalink: &term.permalink,
+            page_count: term.pages.len(),
+            pages,
+        });
+        let paginator = tax.paginate_by.map(|by| self.paginator(&term.pages, by, n, &term.path, "page"));
+        context.insert_value("paginator", paginator.unwrap_or_else(Value::none));
+        self.tera("taxonomy_single.html", context, &self.site.config.source)
+    }
+
+    fn scope(&self, of: FeedOf) -> FeedScope<'_> {
+        let site = self.site;
+        let title = &site.config.title;
+        match of {
+            FeedOf::Site => FeedScope { title: title.clone(), home: "", dir: "/".into(), pages: self.by_date }
+                .with_home(&site.config.base_url),
+            FeedOf::Section(i) => {
+                let s = &site.sections[i];
+                let name = s.front.title.as_deref().unwrap_or(&s.dir);
+                FeedScope { title: format!("{title} - {name}"), home: &s.permalink, dir: s.path.clone(), pages: &s.pages }
+            }
+            FeedOf::Term(t, k) => {
+                let term = &site.taxonomies[t].terms[k];
+                FeedScope { title: format!("{title} - {}", term.name), home: &term.permalink, dir: term.path.clone(), pages: &term.pages }
+            }
+        }
+    }
+
+    fn sitemap(&self) -> String {
+        let site = self.site;
+        let mut entries: Vec<SitemapEntry> = site
+            .pages
+            .iter()
+            .filter(|p| p.front.render)
+            .map(|p| SitemapEntry { permalink: p.permalink.clone(), updated: p.front.updated.or(p.date) })
+            .collect();
+        for section in site.sections.iter().filter(|s| s.front.render && s.front.redirect_to.is_none()) {
+            let newest = section.pages.iter().filter_map(|&p| site.pages[p].front.updated.or(site.pages[p].date)).max();
+            let pagers = pager_count(section.pages.len(), section.paginate_by);
+            for n in 1..=pagers {
+                let path = pager_path(&section.path, &section.front.paginate_path, n);
+                entries.push(SitemapEntry { permalink: url::permalink(&site.config.base_url, &path), updated: newest });
+            }
+        }
+        for tax in site.taxonomies.iter().filter(|t| t.render) {
+            entries.push(SitemapEntry { permalink: tax.permalink.clone(), updated: None });
+            for term in &tax.terms {
+                for n in 1..=pager_count(term.pages.len(), tax.paginate_by) {
+                    let path = pager_path(&term.path, "page", n);
+                    entries.push(SitemapEntry { permalink: url::permalink(&site.config.base_url, &path), updated: None });
+                }
+            }
+        }
+        feed::sitemap(entries)
+    }
+
+    fn robots(&self) -> Result<String, Diagnostic> {
+        if self.templates.has("robots.txt") {
+            return self.tera("robots.txt", self.context("/robots.txt"), &Source::Site);
+        }
+        Ok(format!("User-agent: *\nAllow: /\nSitemap: {}/sitemap.xml\n", self.site.config.base_url))
+    }
+
+    fn search_index(&self) -> String {
+        let entries: Vec<SearchEntry> = self
+            .site
+            .pages
+            .iter()
+            .filter(|p| p.front.in_search_index && p.front.render)
+            .map(|p| SearchEntry {
+                title: p.front.title.as_deref(),
+                url: &p.permalink,
+                description: p.front.description.as_deref(),
+                date: p.date.as_ref().map(crate::values::date_text),
+            })
+            .collect();
+        serde_json::to_string(&entries).unwrap_or_default()
+    }
+}
+
+impl<'a> FeedScope<'a> {
+    fn with_home(mut self, home: &'a str) -> Self {
+        self.home = home;
+        self
+    }
+}
+
+/// A page that sends the reader to `to` at once, for aliases and first pagers.
+pub fn redirect_page(to: &str) -> String {
+    let to = quick_xml::escape::escape(to);
+    format!(
+        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>Redirecting</title>\n\
+         <link rel=\"canonical\" href=\"{to}\">\n<meta name=\"robots\" content=\"noindex\">\n\
+         <meta http-equiv=\"refresh\" content=\"0; url={to}\">\n</head>\n<body>\n\
+         <p>This page has moved to <a href=\"{to}\">{to}</a>.</p>\n</body>\n</html>\n"
+    )
+}
+
+#[derive(Serialize)]
+struct Paginator {
+    paginate_by: usize,
+    current_index: usize,
+    number_pagers: usize,
+    first: String,
+    last: String,
+    previous: Option<String>,
+    next: Option<String>,
+    pages: Vec<Value>,
+    total_pages: usize,
+}
+
+#[derive(Serialize)]
+struct TaxonomyRef<'a> {
+    name: &'a str,
+    slug: &'a str,
+    permalink: &'a str,
+}
+
+#[derive(Serialize)]
+struct TermBrief<'a> {
+    name: &'a str,
+    slug: &'a str,
+    permalink: &'a str,
+    page_count: usize,
+}
+
+#[derive(Serialize)]
+struct TermFull<'a> {
+    name: &'a str,
+    slug: &'a str,
+    permalink: &'a str,
+    page_count: usize,
+    pages: Vec<Value>,
+}
+
+#[derive(Serialize)]
+struct SearchEntry<'a> {
+    title: Option<&'a str>,
+    url: &'a str,
+    description: Option<&'a str>,
+    date: Option<String>,
+}

@@ -1,0 +1,681 @@
+//! The site model: sections, pages and taxonomies, with their URLs, order and neighbours.
+//!
+//! [`Site::assemble`] turns parsed documents into the model every output is rendered from.
+//! It decides what is published (drafts and future-dated pages are left out unless asked
+//! for), assigns each page and section its path, sorts section lists, links neighbours,
+//! gathers taxonomy terms and reports every path that two sources would both write.
+//! Nothing here reads files or renders HTML.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+use rayon::prelude::*;
+
+use crate::config::Config;
+use crate::content::{self, DocKind, RawDoc};
+use crate::date;
+use crate::diagnostic::{Diagnostic, Source};
+use crate::frontmatter::{self, PageFront, SectionFront, SortBy};
+use crate::markdown::Rendered;
+use crate::slug::{SlugStrategy, slugify};
+use crate::url;
+
+/// What a build is asked to include.
+#[derive(Clone, Debug)]
+pub struct BuildOptions {
+    /// Include pages marked `draft = true`.
+    pub drafts: bool,
+    /// The instant that decides which pages are future-dated. Fixed in tests.
+    pub now: DateTime<Utc>,
+}
+
+/// Why a page was left out of the build.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Skip {
+    /// `draft = true` and no `--drafts`.
+    Draft,
+    /// Dated after the build's "now".
+    Future,
+}
+
+/// A page: one markdown document and the output it becomes.
+#[derive(Debug)]
+pub struct Page {
+    /// The file or row it came from.
+    pub source: Source,
+    /// Its path within `content/`: `blog/a.md` or `blog/a/index.md`.
+    pub content_path: String,
+    /// Its front matter.
+    pub front: PageFront,
+    /// The markdown body.
+    pub body: String,
+    /// The file line the body starts on, to turn body lines into file lines.
+    pub body_line: usize,
+    /// The index of its section in [`Site::sections`].
+    pub section: usize,
+    /// Its date: from the front matter, else from a `YYYY-MM-DD-` file name prefix.
+    pub date: Option<DateTime<Utc>>,
+    /// The last part of its URL.
+    pub slug: String,
+    /// Its raw URL path, e.g. `/blog/a/`.
+    pub path: String,
+    /// Its absolute URL, percent-encoded.
+    pub permalink: String,
+    /// For a bundle, the folder within `content/` that holds its assets.
+    pub bundle_dir: Option<String>,
+    /// Taxonomy name to the terms the page lists, as written.
+    pub taxonomies: BTreeMap<String, Vec<String>>,
+    /// The next page in its section's order (older, for date order).
+    pub lower: Option<usize>,
+    /// The previous page in its section's order (newer, for date order).
+    pub higher: Option<usize>,
+    /// The rendered markdown, once [`crate::build`] has rendered it.
+    pub rendered: Option<Rendered>,
+}
+
+/// A section: a folder of content, with or without an `_index.md`.
+#[derive(Debug)]
+pub struct Section {
+    /// The `_index.md` it came from, or `None` for a folder without one.
+    pub source: Option<Source>,
+    /// Its folder within `content/` (`""` for the root).
+    pub dir: String,
+    /// `dir/_index.md`, the name templates and internal links use for it.
+    pub content_path: String,
+    /// Its settings.
+    pub front: SectionFront,
+    /// The markdown body of its `_index.md`.
+    pub body: String,
+    /// The file line the body starts on.
+    pub body_line: usize,
+    /// Its raw URL path, e.g. `/blog/`.
+    pub path: String,
+    /// Its absolute URL.
+    pub permalink: String,
+    /// The enclosing section; `None` for the root.
+    pub parent: Option<usize>,
+    /// Sections directly inside it, in folder order.
+    pub subsections: Vec<usize>,
+    /// The pages it lists, sorted: its own and those of transparent subsections.
+    pub pages: Vec<usize>,
+    /// The page size of its list, if paginated.
+    pub paginate_by: Option<usize>,
+    /// The rendered markdown of its `_index.md`.
+    pub rendered: Option<Rendered>,
+}
+
+impl Section {
+    /// The source to name in messages: the `_index.md`, or the folder.
+    pub fn blame(&self) -> Source {
+        self.source.clone().unwrap_or_else(|| Source::File(format!("content/{}", self.dir)))
+    }
+}
+
+/// A taxonomy such as `tags`, with its terms.
+#[derive(Debug)]
+pub struct Taxonomy {
+    /// Its name, as used in front matter.
+    pub name: String,
+    /// Its URL slug.
+    pub slug: String,
+    /// Its raw URL path, e.g. `/tags/`.
+    pub path: String,
+    /// Its absolute URL.
+    pub permalink: String,
+    /// Page size of its term pages.
+    pub paginate_by: Option<usize>,
+    /// Whether terms get feeds.
+    pub feed: bool,
+    /// Whether its pages are written.
+    pub render: bool,
+    /// Its terms, sorted by slug.
+    pub terms: Vec<Term>,
+}
+
+/// One term of a taxonomy, such as the tag `rust`.
+#[derive(Debug)]
+pub struct Term {
+    /// Its display name: the spelling most pages use.
+    pub name: String,
+    /// Its URL slug; names that slug alike are one term.
+    pub slug: String,
+    /// Its raw URL path, e.g. `/tags/rust/`.
+    pub path: String,
+    /// Its absolute URL.
+    pub permalink: String,
+    /// The pages that list it, newest first.
+    pub pages: Vec<usize>,
+}
+
+/// Where a content path points, for internal links and template functions.
+#[derive(Clone, Debug)]
+pub enum Target {
+    /// A published page.
+    Page(usize),
+    /// A section.
+    Section(usize),
+    /// A page left out of this build, with its would-be permalink.
+    Skipped(Skip, String),
+}
+
+/// The whole model of a site.
+#[derive(Debug)]
+pub struct Site {
+    /// The configuration.
+    pub config: Config,
+    /// Published pages, sorted by content path.
+    pub pages: Vec<Page>,
+    /// Sections; index 0 is the root.
+    pub sections: Vec<Section>,
+    /// Taxonomies with at least one term, in config order.
+    pub taxonomies: Vec<Taxonomy>,
+    /// Pages left out, with the reason.
+    pub skipped: Vec<(Source, Skip)>,
+    /// Content path (`blog/a.md`, `blog/_index.md`) to what it is.
+    pub targets: HashMap<String, Target>,
+}
+
+/// A parsed document, before the model is built.
+enum Parsed {
+    Page { doc: RawDoc, front: PageFront, body: String, body_line: usize },
+    Section { doc: RawDoc, front: SectionFront, body: String, body_line: usize },
+}
+
+/// Decodes and parses every document in parallel. Returns the parsed ones and every
+/// diagnostic, so that one bad file does not hide the others.
+fn parse_docs(docs: Vec<RawDoc>, config: &Config) -> (Vec<Parsed>, Vec<Diagnostic>) {
+    let results: Vec<_> = docs.into_par_iter().map(|doc| parse_doc(doc, config)).collect();
+    let mut parsed = Vec::with_capacity(results.len());
+    let mut diagnostics = Vec::new();
+    for (item, diags) in results {
+        parsed.extend(item);
+        diagnostics.extend(diags);
+    }
+    (parsed, diagnostics)
+}
+
+fn parse_doc(doc: RawDoc, config: &Config) -> (Option<Parsed>, Vec<Diagnostic>) {
+    let source = doc.source.clone();
+    let problem = |p: frontmatter::Problem| {
+        let message = match &p.key {
+            Some(key) if !p.message.contains(key.as_str()) => format!("`{key}`: {}", p.message),
+            _ => p.message,
+        };
+        if p.is_warning {
+            Diagnostic::warning(source.clone(), p.line, message)
+        } else {
+            Diagnostic::error(source.clone(), p.line, message)
+        }
+    };
+    let text = match frontmatter::decode(&doc.bytes) {
+        Ok(text) => text,
+        Err(err) => return (None, vec![problem(err.into())]),
+    };
+    let split = match frontmatter::split(text) {
+        Ok(split) => split,
+        Err(err) => return (None, vec![problem(err.into())]),
+    };
+    let body = split.body.to_string();
+    let body_line = split.body_line;
+    let tz = config.timezone;
+    match doc.kind {
+        DocKind::Page { .. } => match frontmatter::parse_page(&split, tz) {
+            Ok((front, warnings)) => {
+                let diags = warnings.into_iter().map(problem).collect();
+                (Some(Parsed::Page { doc, front, body, body_line }), diags)
+            }
+            Err(errors) => (None, errors.into_iter().map(problem).collect()),
+        },
+        DocKind::Section => match frontmatter::parse_section(&split, tz) {
+            Ok((front, warnings)) => {
+                let diags = warnings.into_iter().map(problem).collect();
+                (Some(Parsed::Section { doc, front, body, body_line }), diags)
+            }
+            Err(errors) => (None, errors.into_iter().map(problem).collect()),
+        },
+    }
+}
+
+impl Site {
+    /// Builds the model from the documents found under `content/`. Returns the site and its
+    /// warnings, or every error found (with the warnings).
+    pub fn assemble(
+        mut config: Config,
+        tree: content::ContentTree,
+        options: &BuildOptions,
+    ) -> (Option<Site>, Vec<Diagnostic>) {
+        let (parsed, mut diagnostics) = parse_docs(tree.docs, &config);
+        let mut builder = Builder::new(&mut config, options, &mut diagnostics);
+        builder.add_sections(&tree.section_dirs, &parsed);
+        builder.add_pages(parsed);
+        let (mut sections, pages, skipped, mut targets) = builder.finish();
+        check_collisions(&pages, &sections, &mut diagnostics);
+        if diagnostics.iter().any(Diagnostic::is_error) {
+            return (None, diagnostics);
+        }
+        let mut pages = pages;
+        list_pages(&mut sections, &mut pages, &mut diagnostics);
+        let taxonomies = gather_taxonomies(&mut config, &pages, &mut diagnostics);
+        for (i, page) in pages.iter().enumerate() {
+            targets.insert(page.content_path.clone(), Target::Page(i));
+        }
+        for (i, section) in sections.iter().enumerate() {
+            targets.insert(section.content_path.clone(), Target::Section(i));
+        }
+        let site = Site { config, pages, sections, taxonomies, skipped, targets };
+        (Some(site), diagnostics)
+    }
+
+    /// The permalink and publication state of a content path, for internal links.
+    pub fn resolve(&self, content_path: &str) -> Option<(String, Option<Skip>)> {
+        match self.targets.get(content_path.trim_start_matches('/'))? {
+            Target::Page(i) => Some((self.pages[*i].permalink.clone(), None)),
+            Target::Section(i) => Some((self.sections[*i].permalink.clone(), None)),
+            Target::Skipped(skip, permalink) => Some((permalink.clone(), Some(*skip))),
+        }
+    }
+}
+
+/// The state of model building, so that each step is a short method.
+struct Builder<'a> {
+    config: &'a mut Config,
+    options: &'a BuildOptions,
+    diagnostics: &'a mut Vec<Diagnostic>,
+    sections: Vec<Section>,
+    section_by_dir: HashMap<String, usize>,
+    pages: Vec<Page>,
+    skipped: Vec<(Source, Skip)>,
+    targets: HashMap<String, Target>,
+}
+
+impl<'a> Builder<'a> {
+    fn new(
+        config: &'a mut Config,
+        options: &'a BuildOptions,
+        diagnostics: &'a mut Vec<Diagnostic>,
+    ) -> Self {
+        Self {
+            config,
+            options,
+            diagnostics,
+            sections: Vec::new(),
+            section_by_dir: HashMap::new(),
+            pages: Vec::new(),
+            skipped: Vec::new(),
+            targets: HashMap::new(),
+        }
+    }
+
+    /// Creates one section per folder, root first, with the settings of its `_index.md`.
+    fn add_sections(&mut self, dirs: &[String], parsed: &[Parsed]) {
+        let mut settings: HashMap<&str, (&RawDoc, &SectionFront, &str, usize)> = HashMap::new();
+        for item in parsed {
+            if let Parsed::Section { doc, front, body, body_line } = item {
+                settings.insert(content::parent_of(&doc.content_path), (doc, front, body, *body_line));
+            }
+        }
+        let mut dirs: Vec<&String> = dirs.iter().collect();
+        if !dirs.iter().any(|d| d.is_empty()) {
+            dirs.insert(0, &EMPTY);
+        }
+        for dir in dirs {
+            let parent = (!dir.is_empty())
+                .then(|| self.section_by_dir.get(content::parent_of(dir)).copied())
+                .flatten();
+            let (source, front, body, body_line) = match settings.get(dir.as_str()) {
+                Some((doc, front, body, line)) => {
+                    (Some(doc.source.clone()), (*front).clone(), body.to_string(), *line)
+                }
+                None => (None, SectionFront::default(), String::new(), 1),
+            };
+            let path = match parent {
+                Some(p) => {
+                    let name = dir.rsplit('/').next().unwrap_or(dir);
+                    let slug = self.slug_or_fallback(name, name, source.as_ref());
+                    url::as_dir(&format!("{}{slug}", self.sections[p].path))
+                }
+                None => "/".to_string(),
+            };
+            let paginate_by = front.paginate_by.or(self.config.paginate_by).filter(|&n| n > 0);
+            let index = self.sections.len();
+            self.sections.push(Section {
+                source,
+                dir: dir.clone(),
+                content_path: content::join(dir, "_index.md"),
+                permalink: url::permalink(&self.config.base_url, &path),
+                path,
+                front,
+                body,
+                body_line,
+                parent,
+                subsections: Vec::new(),
+                pages: Vec::new(),
+                paginate_by,
+                rendered: None,
+            });
+            if let Some(p) = parent {
+                self.sections[p].subsections.push(index);
+            }
+            self.section_by_dir.insert(dir.clone(), index);
+        }
+    }
+
+    /// Adds every page, leaving out drafts and future-dated pages unless asked for.
+    fn add_pages(&mut self, parsed: Vec<Parsed>) {
+        for item in parsed {
+            let Parsed::Page { doc, front, body, body_line } = item else { continue };
+            let bundle = matches!(doc.kind, DocKind::Page { bundle: true });
+            let dir = content::parent_of(&doc.content_path);
+            let section_dir = if bundle { content::parent_of(dir) } else { dir };
+            let section = self.section_by_dir.get(section_dir).copied().unwrap_or(0);
+            let page = self.make_page(doc, front, body, body_line, section, bundle);
+            let Some(page) = page else { continue };
+            match self.skip_reason(&page) {
+                Some(skip) => {
+                    let target = Target::Skipped(skip, page.permalink.clone());
+                    self.targets.insert(page.content_path.clone(), target);
+                    self.skipped.push((page.source.clone(), skip));
+                }
+                None => self.pages.push(page),
+            }
+        }
+    }
+
+    fn skip_reason(&self, page: &Page) -> Option<Skip> {
+        if page.front.draft && !self.options.drafts {
+            return Some(Skip::Draft);
+        }
+        match page.date {
+            Some(date) if date > self.options.now => Some(Skip::Future),
+            _ => None,
+        }
+    }
+
+    fn make_page(
+        &mut self,
+        doc: RawDoc,
+        front: PageFront,
+        body: String,
+        body_line: usize,
+        section: usize,
+        bundle: bool,
+    ) -> Option<Page> {
+        let dir = content::parent_of(&doc.content_path).to_string();
+        let stem = if bundle {
+            dir.rsplit('/').next().unwrap_or(&dir).to_string()
+        } else {
+            let name = doc.content_path.rsplit('/').next().unwrap_or(&doc.content_path);
+            name.strip_suffix(".md").unwrap_or(name).to_string()
+        };
+        let prefix = date::date_from_file_stem(&stem, self.config.timezone);
+        let date = front.date.or(prefix.as_ref().map(|(d, _)| *d));
+        let bare = prefix.as_ref().map_or(stem.as_str(), |(_, rest)| rest);
+        let slug = match &front.slug {
+            Some(written) => self.slug_or_fallback(written, &stem, Some(&doc.source)),
+            None => self.slug_or_fallback(bare, &stem, Some(&doc.source)),
+        };
+        let path = match &front.path {
+            Some(written) => match url::clean_path(written) {
+                Ok(path) => url::as_dir(&path),
+                Err(message) => {
+                    self.diagnostics.push(Diagnostic::error(doc.source.clone(), None, message));
+                    return None;
+                }
+            },
+            None => url::as_dir(&format!("{}{slug}", self.sections[section].path)),
+        };
+        let mut taxonomies = front.taxonomies.clone();
+        if !front.authors.is_empty() {
+            taxonomies.entry("authors".to_string()).or_default().extend(front.authors.clone());
+        }
+        Some(Page {
+            permalink: url::permalink(&self.config.base_url, &path),
+            source: doc.source,
+            content_path: doc.content_path,
+            bundle_dir: bundle.then_some(dir),
+            front,
+            body,
+            body_line,
+            section,
+            date,
+            slug,
+            path,
+            taxonomies,
+            lower: None,
+            higher: None,
+            rendered: None,
+        })
+    }
+
+    /// Slugs a name by the site's path rule; a name that slugs to nothing (an emoji-only
+    /// file name under the ASCII rule, say) gets the stable fallback `n-` plus eight hex
+    /// digits of the name's hash, and a warning that says so.
+    fn slug_or_fallback(&mut self, name: &str, original: &str, source: Option<&Source>) -> String {
+        let slug = slugify(name, self.config.slugify.paths);
+        if !slug.is_empty() && slug != "-" {
+            return slug;
+        }
+        let fallback = fallback_slug(original);
+        let message = format!(
+            "`{name}` gives an empty slug under the `{:?}` rule; using `{fallback}`; set `slug` \
+             in the front matter to choose one",
+            self.config.slugify.paths
+        );
+        self.diagnostics.push(Diagnostic::warning(source.cloned(), None, message));
+        fallback
+    }
+
+    fn finish(self) -> (Vec<Section>, Vec<Page>, Vec<(Source, Skip)>, HashMap<String, Target>) {
+        (self.sections, self.pages, self.skipped, self.targets)
+    }
+}
+
+static EMPTY: String = String::new();
+
+/// The stable slug for a name that slugs to nothing.
+pub fn fallback_slug(name: &str) -> String {
+    let hash = blake3::hash(name.as_bytes());
+    format!("n-{}", &hash.to_hex()[..8])
+}
+
+/// Reports every URL path that more than one page or section would be written to, with all
+/// of its sources, in a stable order.
+fn check_collisions(pages: &[Page], sections: &[Section], diagnostics: &mut Vec<Diagnostic>) {
+    let mut by_path: BTreeMap<String, Vec<Source>> = BTreeMap::new();
+    for page in pages {
+        by_path.entry(url::output_file(&page.path)).or_default().push(page.source.clone());
+    }
+    for section in sections.iter().filter(|s| s.front.render) {
+        by_path.entry(url::output_file(&section.path)).or_default().push(section.blame());
+    }
+    for (output, mut sources) in by_path {
+        if sources.len() < 2 {
+            continue;
+        }
+        sources.sort();
+        let names: Vec<String> = sources.iter().map(|s| format!("`{s}`")).collect();
+        let message = format!(
+            "{} sources would all be written to `{output}`: {}; give all but one a different \
+             `slug` or `path`",
+            sources.len(),
+            names.join(", ")
+        );
+        diagnostics.push(Diagnostic::error(sources[0].clone(), None, message));
+    }
+}
+
+/// Fills each section's sorted page list (passing pages of transparent sections up to their
+/// parent) and links each page to its neighbours.
+fn list_pages(sections: &mut [Section], pages: &mut [Page], diagnostics: &mut Vec<Diagnostic>) {
+    for (i, page) in pages.iter().enumerate() {
+        let mut section = page.section;
+        sections[section].pages.push(i);
+        while sections[section].front.transparent {
+            let Some(parent) = sections[section].parent else { break };
+            sections[parent].pages.push(i);
+            section = parent;
+        }
+    }
+    for section in sections.iter_mut() {
+        let sort_by = section.front.sort_by;
+        sort_pages(&mut section.pages, pages, sort_by);
+    }
+    for section in sections.iter() {
+        let own: Vec<usize> =
+            section.pages.iter().copied().filter(|&p| same_section(&pages[p], section, sections)).collect();
+        for (n, &p) in own.iter().enumerate() {
+            pages[p].higher = n.checked_sub(1).map(|m| own[m]);
+            pages[p].lower = own.get(n + 1).copied();
+        }
+    }
+    let _ = diagnostics;
+}
+
+fn same_section(page: &Page, section: &Section, sections: &[Section]) -> bool {
+    std::ptr::eq(&sections[page.section], section)
+}
+
+/// Sorts page indices by a section's rule. Ties, and pages that lack the sort key (which go
+/// last), are ordered by content path, so the order never depends on the file system.
+pub fn sort_pages(list: &mut [usize], pages: &[Page], sort_by: SortBy) {
+    let key_path = |i: &usize| pages[*i].content_path.as_str();
+    match sort_by {
+        SortBy::Date => list.sort_by(|a, b| {
+            desc_option(pages[*a].date, pages[*b].date).then_with(|| key_path(a).cmp(key_path(b)))
+        }),
+        SortBy::UpdateDate => list.sort_by(|a, b| {
+            let ua = pages[*a].front.updated.or(pages[*a].date);
+            let ub = pages[*b].front.updated.or(pages[*b].date);
+            desc_option(ua, ub).then_with(|| key_path(a).cmp(key_path(b)))
+        }),
+        SortBy::Title => list.sort_by(|a, b| {
+            let ta = pages[*a].front.title.as_deref().map(str::to_lowercase);
+            let tb = pages[*b].front.title.as_deref().map(str::to_lowercase);
+            asc_option(ta, tb).then_with(|| key_path(a).cmp(key_path(b)))
+        }),
+        SortBy::TitleBytes => list.sort_by(|a, b| {
+            let ta = pages[*a].front.title.as_deref();
+            let tb = pages[*b].front.title.as_deref();
+            asc_option(ta, tb).then_with(|| key_path(a).cmp(key_path(b)))
+        }),
+        SortBy::Weight => list.sort_by(|a, b| {
+            asc_option(pages[*a].front.weight, pages[*b].front.weight)
+                .then_with(|| key_path(a).cmp(key_path(b)))
+        }),
+        SortBy::Slug => list.sort_by(|a, b| {
+            pages[*a].slug.cmp(&pages[*b].slug).then_with(|| key_path(a).cmp(key_path(b)))
+        }),
+        SortBy::None => list.sort_by(|a, b| key_path(a).cmp(key_path(b))),
+    }
+}
+
+/// Newest first; missing values last.
+fn desc_option<T: Ord>(a: Option<T>, b: Option<T>) -> std::cmp::Ordering {
+    match (a, b) {
+        (Some(a), Some(b)) => b.cmp(&a),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => std::cmp::Ordering::Equal,
+    }
+}
+
+/// Smallest first; missing values last.
+fn asc_option<T: Ord>(a: Option<T>, b: Option<T>) -> std::cmp::Ordering {
+    match (a, b) {
+        (Some(a), Some(b)) => a.cmp(&b),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => std::cmp::Ordering::Equal,
+    }
+}
+
+/// Groups the pages' terms into taxonomies. Names that slug alike are one term, shown with
+/// the spelling most pages use (the smallest such spelling on a tie). A taxonomy that content
+/// uses but the config does not declare is built with defaults, with a warning.
+fn gather_taxonomies(
+    config: &mut Config,
+    pages: &[Page],
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Vec<Taxonomy> {
+    let mut undeclared: BTreeMap<&str, &Source> = BTreeMap::new();
+    for page in pages {
+        for name in page.taxonomies.keys() {
+            if config.taxonomy(name).is_none() {
+                undeclared.entry(name).or_insert(&page.source);
+            }
+        }
+    }
+    for (name, source) in undeclared {
+        let message = format!(
+            "taxonomy `{name}` is not declared in kiln.toml; building it with default settings"
+        );
+        diagnostics.push(Diagnostic::warning(source.clone(), None, message));
+        config.add_taxonomy(name);
+    }
+    let strategy = config.slugify.taxonomies;
+    let base_url = config.base_url.clone();
+    config
+        .taxonomies
+        .iter()
+        .filter_map(|tax| build_taxonomy(tax, pages, strategy, &base_url))
+        .collect()
+}
+
+fn build_taxonomy(
+    tax: &crate::config::TaxonomyConfig,
+    pages: &[Page],
+    strategy: SlugStrategy,
+    base_url: &str,
+) -> Option<Taxonomy> {
+    // slug -> (spelling -> count, pages)
+    let mut terms: BTreeMap<String, (BTreeMap<&str, usize>, Vec<usize>)> = BTreeMap::new();
+    for (i, page) in pages.iter().enumerate() {
+        let Some(names) = page.taxonomies.get(&tax.name) else { continue };
+        for name in names {
+            let name = name.trim();
+            if name.is_empty() {
+                continue;
+            }
+            let slug = match slugify(name, strategy) {
+                s if s.is_empty() || s == "-" => fallback_slug(name),
+                s => s,
+            };
+            let entry = terms.entry(slug).or_default();
+            *entry.0.entry(name).or_default() += 1;
+            if entry.1.last() != Some(&i) {
+                entry.1.push(i);
+            }
+        }
+    }
+    if terms.is_empty() {
+        return None;
+    }
+    let tax_slug = match slugify(&tax.name, strategy) {
+        s if s.is_empty() => fallback_slug(&tax.name),
+        s => s,
+    };
+    let tax_path = format!("/{tax_slug}/");
+    let terms = terms
+        .into_iter()
+        .map(|(slug, (spellings, mut list))| {
+            sort_pages(&mut list, pages, SortBy::Date);
+            let name = spellings
+                .iter()
+                .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))
+                .map(|(name, _)| name.to_string())
+                .unwrap_or_default();
+            let path = format!("{tax_path}{slug}/");
+            Term { name, permalink: url::permalink(base_url, &path), path, slug, pages: list }
+        })
+        .collect();
+    Some(Taxonomy {
+        name: tax.name.clone(),
+        permalink: url::permalink(base_url, &tax_path),
+        slug: tax_slug,
+        path: tax_path,
+        paginate_by: tax.paginate_by.filter(|&n| n > 0),
+        feed: tax.feed,
+        render: tax.render,
+        terms,
+    })
+}

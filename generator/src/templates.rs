@@ -1,0 +1,304 @@
+//! The template engine: the embedded default theme, an on-disk theme, the site's own
+//! templates, and the functions and filters Kiln gives them.
+//!
+//! Templates are looked up by name in three layers, later ones winning: the default theme
+//! compiled into the binary, `themes/<theme>/templates/`, and the site's `templates/`. So a
+//! site overrides any default template by writing one of the same name, or adds one that
+//! extends a default one. Content is never run through Tera.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono_tz::Tz;
+use include_dir::{Dir, include_dir};
+use tera::{Kwargs, State, Tera, TeraResult, Value};
+
+use crate::content::relative_to;
+use crate::diagnostic::{Diagnostic, Source};
+use crate::slug::{SlugStrategy, slugify};
+
+/// The default theme, compiled into the binary so that any site builds without one.
+pub static DEFAULT_THEME: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../themes/default");
+
+/// What template functions look things up in. Replaced at each build, read at each call.
+#[derive(Default)]
+pub struct Lookup {
+    /// The site's base URL.
+    pub base_url: String,
+    /// Content path to full page value.
+    pub pages: HashMap<String, Value>,
+    /// Content path (`blog/_index.md`) to section value.
+    pub sections: HashMap<String, Value>,
+    /// Content path to permalink, for every page and section, published or not.
+    pub permalinks: HashMap<String, String>,
+    /// Taxonomy name to its value for `get_taxonomy`.
+    pub taxonomies: HashMap<String, Value>,
+    /// (taxonomy, term slug) to the term's permalink.
+    pub term_urls: HashMap<(String, String), String>,
+    /// Output path of a static file to the first 8 hex digits of its hash, for cache busting.
+    pub static_hashes: HashMap<String, String>,
+    /// The rule that turns term names into slugs.
+    pub term_slugs: SlugStrategy,
+}
+
+/// A shared, swappable [`Lookup`].
+pub type LookupSlot = Arc<RwLock<Arc<Lookup>>>;
+
+/// The loaded templates and where each came from.
+pub struct Templates {
+    /// The engine, with every template, function and filter registered.
+    pub tera: Tera,
+    /// Template name to the file (or embedded file) it was read from.
+    pub sources: BTreeMap<String, Source>,
+    /// The lookup that template functions read.
+    pub lookup: LookupSlot,
+}
+
+impl Templates {
+    /// Loads the three layers of templates. Returns every template error at once.
+    pub fn load(
+        root: &Path,
+        theme: Option<&str>,
+        tz: Tz,
+        now: DateTime<Utc>,
+    ) -> Result<Templates, Vec<Diagnostic>> {
+        let mut layers: BTreeMap<String, (Source, String)> = BTreeMap::new();
+        let mut errors = Vec::new();
+        if let Some(templates) = DEFAULT_THEME.get_dir("templates") {
+            add_embedded(templates, &mut layers);
+        }
+        if let Some(name) = theme.filter(|name| *name != "default") {
+            let dir = root.join("themes").join(name);
+            if !dir.is_dir() {
+                let message = format!("theme `{name}` not found: there is no folder themes/{name}");
+                errors.push(Diagnostic::error(Source::File("kiln.toml".into()), None, message));
+            }
+            add_folder(root, &dir.join("templates"), &mut layers, &mut errors);
+        }
+        add_folder(root, &root.join("templates"), &mut layers, &mut errors);
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+
+        let mut tera = Tera::new();
+        let lookup: LookupSlot = Arc::default();
+        register(&mut tera, &lookup, tz, now);
+        let sources: BTreeMap<String, Source> =
+            layers.iter().map(|(name, (source, _))| (name.clone(), source.clone())).collect();
+        let texts = layers.iter().map(|(name, (_, text))| (name.as_str(), text.as_str()));
+        if let Err(err) = tera.add_raw_templates(texts) {
+            return Err(vec![template_error(&err, &sources)]);
+        }
+        Ok(Templates { tera, sources, lookup })
+    }
+
+    /// Whether a template of that name exists in any layer.
+    pub fn has(&self, name: &str) -> bool {
+        self.sources.contains_key(name)
+    }
+
+    /// Installs the lookup of a new build.
+    pub fn set_lookup(&self, lookup: Lookup) {
+        *self.lookup.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(lookup);
+    }
+}
+
+fn add_embedded(dir: &Dir<'static>, layers: &mut BTreeMap<String, (Source, String)>) {
+    for file in dir.files() {
+        let name = file.path().strip_prefix("templates").unwrap_or(file.path());
+        let name = name.to_string_lossy().replace('\\', "/");
+        if let Some(text) = file.contents_utf8() {
+            layers.insert(name.clone(), (Source::Embedded(format!("templates/{name}")), text.to_string()));
+        }
+    }
+    for sub in dir.dirs() {
+        add_embedded(sub, layers);
+    }
+}
+
+fn add_folder(
+    root: &Path,
+    dir: &Path,
+    layers: &mut BTreeMap<String, (Source, String)>,
+    errors: &mut Vec<Diagnostic>,
+) {
+    if !dir.is_dir() {
+        return;
+    }
+    let walker = walkdir::WalkDir::new(dir).follow_links(true).sort_by_file_name();
+    for entry in walker.into_iter().filter_map(Result::ok) {
+        let name = entry.file_name().to_string_lossy();
+        if !entry.file_type().is_file() || crate::content::is_editor_artifact(&name) {
+            continue;
+        }
+        let template_name = relative_to(dir, entry.path());
+        let source = Source::File(relative_to(root, entry.path()));
+        match std::fs::read_to_string(entry.path()) {
+            Ok(text) => {
+                layers.insert(template_name, (source, text));
+            }
+            Err(err) => errors.push(Diagnostic::error(source, None, format!("cannot read: {err}"))),
+        }
+    }
+}
+
+/// Turns a Tera error into a diagnostic that names the template file, its line and column,
+/// and the cause.
+pub fn template_error(err: &tera::Error, sources: &BTreeMap<String, Source>) -> Diagnostic {
+    let (name, line, column, message) = describe(err);
+    let source = name.as_deref().and_then(|n| sources.get(n).cloned());
+    let location = match (column, &name) {
+        (Some(col), Some(_)) => format!(" (column {col})"),
+        _ => String::new(),
+    };
+    Diagnostic::error(source, line, format!("{message}{location}"))
+}
+
+/// The template name, line, column and one-line cause of a Tera error, following its chain.
+pub fn describe(err: &tera::Error) -> (Option<String>, Option<usize>, Option<usize>, String) {
+    use std::error::Error as _;
+    let (mut name, mut line, mut column) = (None, None, None);
+    let mut message = match err.kind() {
+        tera::ErrorKind::SyntaxError(report) | tera::ErrorKind::RenderingError(report) => {
+            name = Some(report.filename().to_string());
+            line = Some(report.span().start_line);
+            column = Some(report.span().start_col + 1);
+            report.message().to_string()
+        }
+        other => other.to_string(),
+    };
+    let mut cause = err.source();
+    while let Some(inner) = cause {
+        message.push_str(": ");
+        message.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    (name, line, column, message)
+}
+
+fn register(tera: &mut Tera, lookup: &LookupSlot, tz: Tz, now: DateTime<Utc>) {
+    tera.register_filter("date", move |value: &Value, kwargs: Kwargs, _: &State| {
+        date_filter(value, &kwargs, tz)
+    });
+    tera.register_filter("json_encode", tera_contrib::json::json_encode);
+    tera.register_filter("urlencode", tera_contrib::urlencode::urlencode);
+    tera.register_filter("urlencode_strict", tera_contrib::urlencode::urlencode_strict);
+    tera.register_filter("striptags", tera_contrib::regex::striptags);
+    let slot = lookup.clone();
+    tera.register_filter("slugify", move |text: &str, _: Kwargs, _: &State| {
+        slugify(text, read(&slot).term_slugs)
+    });
+    let now_text = crate::values::date_text(&now);
+    tera.register_function("now", move |_: Kwargs, _: &State| now_text.clone());
+
+    let slot = lookup.clone();
+    tera.register_function("get_url", move |kwargs: Kwargs, _: &State| get_url(&read(&slot), &kwargs));
+    let slot = lookup.clone();
+    tera.register_function("get_page", move |kwargs: Kwargs, _: &State| {
+        let path: String = kwargs.must_get("path")?;
+        let lookup = read(&slot);
+        let key = path.trim_start_matches("@/").trim_start_matches('/');
+        lookup.pages.get(key).cloned().ok_or_else(|| {
+            tera::Error::message(format!("get_page: no published page at `{path}`"))
+        })
+    });
+    let slot = lookup.clone();
+    tera.register_function("get_section", move |kwargs: Kwargs, _: &State| {
+        let path: String = kwargs.must_get("path")?;
+        let lookup = read(&slot);
+        let key = path.trim_start_matches("@/").trim_start_matches('/');
+        lookup.sections.get(key).cloned().ok_or_else(|| {
+            tera::Error::message(format!("get_section: no section at `{path}`"))
+        })
+    });
+    let slot = lookup.clone();
+    tera.register_function("get_taxonomy", move |kwargs: Kwargs, _: &State| {
+        let kind: String = kwargs.must_get("kind")?;
+        read(&slot).taxonomies.get(&kind).cloned().ok_or_else(|| {
+            tera::Error::message(format!("get_taxonomy: the site has no terms in `{kind}`"))
+        })
+    });
+    let slot = lookup.clone();
+    tera.register_function("get_taxonomy_url", move |kwargs: Kwargs, _: &State| {
+        let kind: String = kwargs.must_get("kind")?;
+        let name: String = kwargs.must_get("name")?;
+        let lookup = read(&slot);
+        let slug = slugify(name.trim(), lookup.term_slugs);
+        lookup.term_urls.get(&(kind.clone(), slug)).cloned().ok_or_else(|| {
+            tera::Error::message(format!("get_taxonomy_url: no term `{name}` in `{kind}`"))
+        })
+    });
+}
+
+fn read(slot: &LookupSlot) -> Arc<Lookup> {
+    slot.read().unwrap_or_else(|e| e.into_inner()).clone()
+}
+
+fn get_url(lookup: &Lookup, kwargs: &Kwargs) -> TeraResult<String> {
+    let path: String = kwargs.must_get("path")?;
+    if let Some(content) = path.strip_prefix("@/") {
+        let (content, fragment) = content.split_once('#').map_or((content, None), |(c, f)| (c, Some(f)));
+        let url = lookup.permalinks.get(content).ok_or_else(|| {
+            tera::Error::message(format!("get_url: no content at `{path}`"))
+        })?;
+        return Ok(match fragment {
+            Some(fragment) => format!("{url}#{fragment}"),
+            None => url.clone(),
+        });
+    }
+    let trimmed = path.trim_start_matches('/');
+    let mut url = format!("{}/{}", lookup.base_url, crate::url::encode_path(trimmed));
+    if kwargs.get::<bool>("cachebust")?.unwrap_or(false) {
+        let hash = lookup.static_hashes.get(trimmed).ok_or_else(|| {
+            tera::Error::message(format!("get_url: cannot cache-bust `{path}`: no such static file"))
+        })?;
+        url.push_str("?h=");
+        url.push_str(hash);
+    }
+    Ok(url)
+}
+
+/// Formats a date (RFC 3339 text, a `YYYY-MM-DD` date, or Unix seconds) with a strftime
+/// pattern, in the site timezone unless `timezone` says otherwise.
+fn date_filter(value: &Value, kwargs: &Kwargs, site_tz: Tz) -> TeraResult<String> {
+    let format: String = kwargs.get("format")?.unwrap_or_else(|| "%Y-%m-%d".to_string());
+    let tz = match kwargs.get::<String>("timezone")? {
+        Some(name) => name
+            .parse::<Tz>()
+            .map_err(|_| tera::Error::message(format!("date: unknown timezone `{name}`")))?,
+        None => site_tz,
+    };
+    let instant = date_value(value, tz)?;
+    let items: Vec<_> = chrono::format::StrftimeItems::new(&format).collect();
+    if items.iter().any(|item| matches!(item, chrono::format::Item::Error)) {
+        return Err(tera::Error::message(format!("date: `{format}` is not a valid strftime format")));
+    }
+    Ok(instant.with_timezone(&tz).format_with_items(items.into_iter()).to_string())
+}
+
+fn date_value(value: &Value, tz: Tz) -> TeraResult<DateTime<Utc>> {
+    if let Some(seconds) = value.as_i64() {
+        return Utc
+            .timestamp_opt(seconds, 0)
+            .single()
+            .ok_or_else(|| tera::Error::message(format!("date: {seconds} is out of range")));
+    }
+    let Some(text) = value.as_str() else {
+        let kind = if value.is_none() || value.is_undefined() { "no value" } else { value.name() };
+        return Err(tera::Error::message(format!(
+            "the `date` filter needs a date, but got {kind}; guard it with `{{% if page.date %}}`"
+        )));
+    };
+    if let Ok(date) = DateTime::parse_from_rfc3339(text) {
+        return Ok(date.with_timezone(&Utc));
+    }
+    if let Ok(day) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        let midnight = day.and_hms_opt(0, 0, 0).unwrap_or_default();
+        if let Some(local) = tz.from_local_datetime(&midnight).earliest() {
+            return Ok(local.with_timezone(&Utc));
+        }
+    }
+    Err(tera::Error::message(format!("the `date` filter cannot read `{text}` as a date")))
+}

@@ -1,0 +1,349 @@
+//! The values templates are given: one prebuilt value per page and section.
+//!
+//! Values are built once per build, in parallel, and then shared. Tera's values hold their
+//! strings, lists and maps behind reference counts, so a listing of ten thousand pages costs
+//! ten thousand pointer copies, not ten thousand copies of the text.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rayon::prelude::*;
+use serde::Serialize;
+use tera::Value;
+
+use crate::markdown::Heading;
+use crate::site::{Page, Section, Site};
+use crate::url;
+
+/// A link to a taxonomy term, as a page lists it.
+#[derive(Clone, Debug, Serialize)]
+pub struct TermLink {
+    /// The term's display name.
+    pub name: String,
+    /// Its slug.
+    pub slug: String,
+    /// Its absolute URL.
+    pub permalink: String,
+}
+
+/// Every prebuilt value of a build.
+pub struct Values {
+    /// `config`, shared by every template.
+    pub config: Value,
+    /// Each page as lists show it: everything but its content.
+    pub summaries: Vec<Value>,
+    /// Each page as its own template and `get_page` see it.
+    pub pages: Vec<Value>,
+    /// Each section with its full page list.
+    pub sections: Vec<Value>,
+    /// Each section as its pages see it: no page list.
+    pub section_briefs: Vec<Value>,
+}
+
+/// RFC 3339 in UTC, the one form dates take in templates.
+pub fn date_text(date: &DateTime<Utc>) -> String {
+    date.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+#[derive(Serialize)]
+struct ConfigValue<'a> {
+    title: &'a str,
+    description: &'a str,
+    base_url: &'a str,
+    language: &'a str,
+    timezone: String,
+    author: Option<&'a str>,
+    extra: &'a serde_json::Map<String, serde_json::Value>,
+    taxonomies: Vec<TaxonomyRef<'a>>,
+    feeds: FeedsValue,
+    menu: serde_json::Value,
+}
+
+#[derive(Serialize)]
+struct TaxonomyRef<'a> {
+    name: &'a str,
+    slug: &'a str,
+    permalink: &'a str,
+    feed: bool,
+}
+
+#[derive(Serialize)]
+struct FeedsValue {
+    atom: bool,
+    rss: bool,
+    atom_url: String,
+    rss_url: String,
+}
+
+#[derive(Serialize)]
+struct Summary<'a> {
+    title: Option<&'a str>,
+    description: Option<&'a str>,
+    date: Option<String>,
+    updated: Option<String>,
+    path: String,
+    permalink: &'a str,
+    slug: &'a str,
+    content_path: &'a str,
+    summary: Option<&'a str>,
+    word_count: usize,
+    reading_time: usize,
+    taxonomies: BTreeMap<&'a str, Vec<TermLink>>,
+    authors: &'a [String],
+    extra: &'a serde_json::Map<String, serde_json::Value>,
+    draft: bool,
+    weight: Option<i64>,
+}
+
+#[derive(Serialize)]
+struct FullPage<'a> {
+    content: &'a str,
+    toc: &'a [Heading],
+    lower: Option<Value>,
+    higher: Option<Value>,
+    assets: Vec<String>,
+    aliases: &'a [String],
+    section_path: &'a str,
+    json_ld: String,
+}
+
+#[derive(Serialize)]
+struct SectionValue<'a> {
+    title: Option<&'a str>,
+    description: Option<&'a str>,
+    path: String,
+    permalink: &'a str,
+    content_path: &'a str,
+    content: &'a str,
+    extra: &'a serde_json::Map<String, serde_json::Value>,
+    pages: Option<Vec<Value>>,
+    subsections: Vec<SubsectionRef<'a>>,
+    page_count: usize,
+}
+
+#[derive(Serialize)]
+struct SubsectionRef<'a> {
+    title: Option<&'a str>,
+    path: String,
+    permalink: &'a str,
+}
+
+/// Term links per (taxonomy name, term slug), to show a page's terms.
+type TermIndex = HashMap<(String, String), TermLink>;
+
+impl Values {
+    /// Builds every value of `site`. `assets` gives each bundle page's asset URLs.
+    pub fn build(site: &Site, assets: &HashMap<String, Vec<String>>) -> Values {
+        let terms = term_index(site);
+        let summaries: Vec<Value> =
+            site.pages.par_iter().map(|page| summary(site, page, &terms)).collect();
+        let pages = site
+            .pages
+            .par_iter()
+            .enumerate()
+            .map(|(i, page)| full_page(site, page, &summaries, i, assets))
+            .collect();
+        let sections = site.sections.iter().map(|s| section(site, s, Some(&summaries))).collect();
+        let section_briefs = site.sections.iter().map(|s| section(site, s, None)).collect();
+        Values { config: config_value(site), summaries, pages, sections, section_briefs }
+    }
+}
+
+fn config_value(site: &Site) -> Value {
+    let config = &site.config;
+    let feeds = FeedsValue {
+        atom: config.feeds.enabled && config.feeds.atom,
+        rss: config.feeds.enabled && config.feeds.rss,
+        atom_url: format!("{}/atom.xml", config.base_url),
+        rss_url: format!("{}/rss.xml", config.base_url),
+    };
+    let taxonomies = site
+        .taxonomies
+        .iter()
+        .map(|t| TaxonomyRef { name: &t.name, slug: &t.slug, permalink: &t.permalink, feed: t.feed })
+        .collect();
+    let menu = config.extra.get("menu").cloned().unwrap_or(serde_json::Value::Array(Vec::new()));
+    Value::from_serializable(&ConfigValue {
+        title: &config.title,
+        description: &config.description,
+        base_url: &config.base_url,
+        language: &config.language,
+        timezone: config.timezone.name().to_string(),
+        author: config.author.as_deref(),
+        extra: &config.extra,
+        taxonomies,
+        feeds,
+        menu,
+    })
+}
+
+fn term_index(site: &Site) -> TermIndex {
+    let mut index = HashMap::new();
+    for tax in &site.taxonomies {
+        for term in &tax.terms {
+            let link = TermLink {
+                name: term.name.clone(),
+                slug: term.slug.clone(),
+                permalink: term.permalink.clone(),
+            };
+            index.insert((tax.name.clone(), term.slug.clone()), link);
+        }
+    }
+    index
+}
+
+/// The term links of a page, in the order the page lists them, without repeats.
+fn page_terms<'a>(site: &Site, page: &'a Page, terms: &TermIndex) -> BTreeMap<&'a str, Vec<TermLink>> {
+    let strategy = site.config.slugify.taxonomies;
+    let mut out = BTreeMap::new();
+    for (tax, names) in &page.taxonomies {
+        let mut links: Vec<TermLink> = Vec::new();
+        for name in names {
+            let slug = match crate::slug::slugify(name.trim(), strategy) {
+                s if s.is_empty() || s == "-" => crate::site::fallback_slug(name.trim()),
+                s => s,
+            };
+            let Some(link) = terms.get(&(tax.clone(), slug)) else { continue };
+            if !links.iter().any(|l| l.slug == link.slug) {
+                links.push(link.clone());
+            }
+        }
+        out.insert(tax.as_str(), links);
+    }
+    out
+}
+
+fn summary(site: &Site, page: &Page, terms: &TermIndex) -> Value {
+    let rendered = page.rendered.as_ref();
+    Value::from_serializable(&Summary {
+        title: page.front.title.as_deref(),
+        description: page.front.description.as_deref(),
+        date: page.date.as_ref().map(date_text),
+        updated: page.front.updated.as_ref().map(date_text),
+        path: url::encode_path(&page.path),
+        permalink: &page.permalink,
+        slug: &page.slug,
+        content_path: &page.content_path,
+        summary: rendered.and_then(|r| r.summary.as_deref()),
+        word_count: rendered.map_or(0, |r| r.word_count),
+        reading_time: rendered.map_or(1, |r| r.reading_time),
+        taxonomies: page_terms(site, page, terms),
+        authors: &page.front.authors,
+        extra: &page.front.extra,
+        draft: page.front.draft,
+        weight: page.front.weight,
+    })
+}
+
+fn full_page(
+    site: &Site,
+    page: &Page,
+    summaries: &[Value],
+    index: usize,
+    assets: &HashMap<String, Vec<String>>,
+) -> Value {
+    let rendered = page.rendered.as_ref();
+    let section = &site.sections[page.section];
+    let own = Value::from_serializable(&FullPage {
+        content: rendered.map_or("", |r| r.html.as_str()),
+        toc: rendered.map_or(&[], |r| r.toc.as_slice()),
+        lower: page.lower.map(|i| summaries[i].clone()),
+        higher: page.higher.map(|i| summaries[i].clone()),
+        assets: assets.get(&page.content_path).cloned().unwrap_or_default(),
+        aliases: &page.front.aliases,
+        section_path: &section.path,
+        json_ld: json_ld(site, page),
+    });
+    merge(&summaries[index], own)
+}
+
+/// A map value with the entries of both maps; `b` wins on shared keys.
+fn merge(a: &Value, b: Value) -> Value {
+    let mut map = a.as_map().cloned().unwrap_or_default();
+    if let Some(extra) = b.into_map() {
+        map.extend(extra);
+    }
+    Value::from(map)
+}
+
+fn section(site: &Site, section: &Section, summaries: Option<&[Value]>) -> Value {
+    let subsections = section
+        .subsections
+        .iter()
+        .map(|&i| {
+            let sub = &site.sections[i];
+            SubsectionRef {
+                title: sub.front.title.as_deref(),
+                path: url::encode_path(&sub.path),
+                permalink: &sub.permalink,
+            }
+        })
+        .collect();
+    Value::from_serializable(&SectionValue {
+        title: section.front.title.as_deref(),
+        description: section.front.description.as_deref(),
+        path: url::encode_path(&section.path),
+        permalink: &section.permalink,
+        content_path: &section.content_path,
+        content: section.rendered.as_ref().map_or("", |r| r.html.as_str()),
+        extra: &section.front.extra,
+        pages: summaries.map(|all| section.pages.iter().map(|&i| all[i].clone()).collect()),
+        subsections,
+        page_count: section.pages.len(),
+    })
+}
+
+#[derive(Serialize)]
+struct BlogPosting<'a> {
+    #[serde(rename = "@context")]
+    context: &'static str,
+    #[serde(rename = "@type")]
+    kind: &'static str,
+    headline: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<&'a str>,
+    url: &'a str,
+    #[serde(rename = "mainEntityOfPage")]
+    main_entity: &'a str,
+    #[serde(rename = "datePublished", skip_serializing_if = "Option::is_none")]
+    published: Option<String>,
+    #[serde(rename = "dateModified", skip_serializing_if = "Option::is_none")]
+    modified: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    author: Vec<Person<'a>>,
+    #[serde(rename = "inLanguage")]
+    language: &'a str,
+}
+
+#[derive(Serialize)]
+struct Person<'a> {
+    #[serde(rename = "@type")]
+    kind: &'static str,
+    name: &'a str,
+}
+
+/// The JSON-LD `BlogPosting` of a page, escaped so that it can sit inside a `<script>`
+/// element: `<`, `>` and `&` are written as JSON escapes, which no HTML parser reads as markup.
+fn json_ld(site: &Site, page: &Page) -> String {
+    let mut authors: Vec<Person> =
+        page.front.authors.iter().map(|name| Person { kind: "Person", name }).collect();
+    if authors.is_empty()
+        && let Some(name) = &site.config.author
+    {
+        authors.push(Person { kind: "Person", name });
+    }
+    let posting = BlogPosting {
+        context: "https://schema.org",
+        kind: "BlogPosting",
+        headline: page.front.title.as_deref().unwrap_or(&page.slug),
+        description: page.front.description.as_deref(),
+        url: &page.permalink,
+        main_entity: &page.permalink,
+        published: page.date.as_ref().map(date_text),
+        modified: page.front.updated.or(page.date).as_ref().map(date_text),
+        author: authors,
+        language: &site.config.language,
+    };
+    let json = serde_json::to_string(&posting).unwrap_or_default();
+    json.replace('<', "\\u003c").replace('>', "\\u003e").replace('&', "\\u0026")
+}
