@@ -160,6 +160,7 @@ pub struct Service {
     /// Its state, shared with the handlers.
     pub state: Arc<AppState>,
     stop: CancellationToken,
+    stop_worker: CancellationToken,
     server: JoinHandle<std::io::Result<()>>,
     worker: Option<JoinHandle<()>>,
     janitor: JoinHandle<()>,
@@ -174,25 +175,30 @@ impl Service {
         let addr = listener.local_addr()?;
         let state = Arc::new(AppState::new(config, pool));
         let stop = CancellationToken::new();
+        let stop_worker = CancellationToken::new();
 
         let worker = match state.config.outbox_worker {
-            true => Some(tokio::spawn(worker(&state)?.run(stop.clone()))),
+            true => Some(tokio::spawn(worker(&state)?.run(stop_worker.clone()))),
             false => None,
         };
         let app = router(Arc::clone(&state)).into_make_service_with_connect_info::<SocketAddr>();
         let server = tokio::spawn(axum::serve(listener, app).with_graceful_shutdown(stop.clone().cancelled_owned()).into_future());
         let janitor = tokio::spawn(shrink_limiter(Arc::clone(&state), stop.clone()));
         tracing::info!(%addr, subscribers = ?state.events.describe(), "kiln-api listening");
-        Ok(Self { addr, state, stop, server, worker, janitor })
+        Ok(Self { addr, state, stop, stop_worker, server, worker, janitor })
     }
 
     /// Stops accepting, waits up to the grace period for requests in flight
-    /// and for the mail job in hand, then returns.
+    /// and then for the mail job in hand, then returns. The worker stops only
+    /// after the server, so mail committed by the last requests can still
+    /// leave; whatever it does not reach stays due in the outbox.
     pub async fn shutdown(self) -> anyhow::Result<()> {
         self.stop.cancel();
         let grace = self.state.config.shutdown_grace;
+        let stop_worker = self.stop_worker.clone();
         let drained = async {
             let served = self.server.await;
+            stop_worker.cancel();
             if let Some(worker) = self.worker {
                 let _ = worker.await;
             }

@@ -26,10 +26,16 @@ impl ClientIpSource {
         Self { trusted, header: header.to_ascii_lowercase() }
     }
 
+    /// Whether the connection comes from the trusted proxy.
+    pub fn is_trusted(&self, peer: SocketAddr) -> bool {
+        let peer_ip = canonical(peer.ip());
+        self.trusted.iter().any(|t| canonical(*t) == peer_ip)
+    }
+
     /// The client's address as Caddy saw it, or the peer's own address.
     pub fn client_ip(&self, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
         let peer_ip = canonical(peer.ip());
-        if !self.trusted.iter().any(|t| canonical(*t) == peer_ip) {
+        if !self.is_trusted(peer) {
             return peer_ip;
         }
         // A proxy that sends the header twice is misconfigured; taking neither

@@ -159,6 +159,12 @@ pub struct ServeConfig {
     #[arg(long, env = "KILN_BODY_LIMIT", default_value_t = 64 * 1024)]
     pub body_limit: usize,
 
+    /// Bytes of an over-size body discarded, when it comes through the trusted
+    /// proxy, so that the proxy reads the 413 instead of a reset; set it to
+    /// the proxy's own cap (the shipped Caddyfile's `max_size`).
+    #[arg(long, env = "KILN_PROXY_DRAIN_LIMIT", default_value_t = 8 * 1024 * 1024)]
+    pub proxy_drain_limit: usize,
+
     /// Time allowed for one request, body included.
     #[arg(long, env = "KILN_REQUEST_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub request_timeout: Duration,
@@ -172,12 +178,13 @@ pub struct ServeConfig {
     #[arg(long, env = "KILN_IDEMPOTENCY_TTL", default_value = "24h", value_parser = humantime::parse_duration)]
     pub idempotency_ttl: Duration,
 
-    /// Where a form posted without JavaScript is sent after success.
-    #[arg(long, env = "KILN_THANKS_URL", default_value = "/contact/thanks/")]
+    /// Where a form posted without JavaScript is sent after success (the
+    /// default theme shows its thank-you notice on `#contact-sent`).
+    #[arg(long, env = "KILN_THANKS_URL", default_value = "/contact/#contact-sent")]
     pub thanks_url: String,
 
     /// Where it is sent when something must be fixed; the sidecar serves the
-    /// default itself and appends `?field=…` or `?reason=…`.
+    /// default itself; `?field=…` or `?reason=…` is added before any `#fragment`.
     #[arg(long, env = "KILN_ERROR_URL", default_value = "/api/contact/error")]
     pub error_url: String,
 

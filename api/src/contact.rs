@@ -1,7 +1,7 @@
 //! `POST /api/contact` and the two small endpoints around it.
 //!
-//! The handler runs the checks cheapest first: content type and declared
-//! length, the origin, the body under its cap, a remembered answer, the rate
+//! The handler runs the checks cheapest first: content type, the origin, the
+//! body under its cap (a declared length over it is refused unread), a remembered answer, the rate
 //! limit, validation, the spam policy, and only then the one transaction that
 //! stores. A JSON request gets JSON back; a form posted without JavaScript
 //! gets `303 See Other` to the thank-you page or to the error page.
@@ -61,11 +61,12 @@ async fn accept(
     body: Body,
 ) -> Result<(StoredAnswer, Origin), ApiError> {
     let config = &app.config;
-    body::check_declared_length(headers, config.body_limit)?;
     app.origin.check(headers)?;
+    let drain = if app.client_ip.is_trusted(peer) { config.proxy_drain_limit } else { 0 };
+    let cap = body::BodyLimit { limit: config.body_limit, drain };
+    let bytes = body::read_capped(headers, body, cap).await?;
     let ip = app.client_ip.client_ip(peer, headers);
     let client = client_hash(&app.secret, ip);
-    let bytes = body::read_capped(body, config.body_limit).await?;
     let raw = RawSubmission::decode(kind, &bytes)?;
 
     let key = IdempotencyKey::for_request(headers, &raw, config.idempotency_ttl, config.dedupe_window)?;
@@ -102,7 +103,6 @@ fn see_other(location: &str) -> Response {
 /// or the reason in the query; refusals that are not the visitor's to fix
 /// keep their status and get a short page.
 fn form_error(error_url: &str, error: ApiError) -> Response {
-    let sep = if error_url.contains('?') { '&' } else { '?' };
     let query = match &error {
         ApiError::InvalidFields(fields) => {
             fields.keys().map(|f| format!("field={f}")).collect::<Vec<_>>().join("&")
@@ -112,7 +112,29 @@ fn form_error(error_url: &str, error: ApiError) -> Response {
         _ => return error_page(error),
     };
     tracing::debug!(code = error.code(), "form post refused");
-    see_other(&format!("{error_url}{sep}{query}"))
+    see_other(&with_query(error_url, &query))
+}
+
+/// Adds `query` to `url`, before its fragment if it has one.
+fn with_query(url: &str, query: &str) -> String {
+    let (base, fragment) = url.split_once('#').map_or((url, None), |(b, f)| (b, Some(f)));
+    let sep = if base.contains('?') { '&' } else { '?' };
+    match fragment {
+        Some(fragment) => format!("{base}{sep}{query}#{fragment}"),
+        None => format!("{base}{sep}{query}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_query;
+
+    #[test]
+    fn query_goes_before_the_fragment() {
+        assert_eq!(with_query("/contact/#contact-error", "field=name"), "/contact/?field=name#contact-error");
+        assert_eq!(with_query("/e?lang=en", "reason=x"), "/e?lang=en&reason=x");
+        assert_eq!(with_query("/api/contact/error", "field=email&field=name"), "/api/contact/error?field=email&field=name");
+    }
 }
 
 fn error_page(error: ApiError) -> Response {

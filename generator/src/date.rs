@@ -80,10 +80,7 @@ enum Reason {
 /// Values without an offset are read in `tz`; the result is always in UTC.
 pub fn parse_date(text: &str, tz: Tz) -> Result<DateTime<Utc>, DateError> {
     let text = text.trim();
-    let fail = |reason| DateError {
-        text: text.to_owned(),
-        reason,
-    };
+    let fail = |reason| DateError { text: text.to_owned(), reason };
     let parts = Parts::parse(text).ok_or_else(|| fail(Reason::Shape))?;
     let date = parts.date().ok_or_else(|| fail(Reason::NoSuchDay))?;
     let Some(clock) = parts.clock else {
@@ -113,10 +110,7 @@ pub fn date_from_file_stem(stem: &str, tz: Tz) -> Option<(DateTime<Utc>, &str)> 
     let mut cursor = Cursor::new(&stem[..10]);
     let ymd = cursor.ymd()?;
     let date = NaiveDate::from_ymd_opt(ymd.0, ymd.1, ymd.2)?;
-    Some((
-        resolve_local(date.and_time(NaiveTime::MIN), tz),
-        &stem[11..],
-    ))
+    Some((resolve_local(date.and_time(NaiveTime::MIN), tz), &stem[11..]))
 }
 
 /// Turns a wall-clock time in `tz` into an instant, following the clock-change rule above.
@@ -132,14 +126,11 @@ fn resolve_local(naive: NaiveDateTime, tz: Tz) -> DateTime<Utc> {
 ///
 /// Wall-clock time only moves forward across a gap, so "the local time at instant `u` is at or
 /// after `naive`" is false before the jump and true from it on, and a binary search over whole
-/// seconds finds the jump. Offsets on Earth lie within ±15 hours, which bounds the search.
+/// seconds finds the jump. Every offset in the time zone database, old local mean times included,
+/// lies within ±16 hours, which bounds the search.
 fn first_instant_after_gap(naive: NaiveDateTime, tz: Tz) -> DateTime<Utc> {
-    const SPAN: i64 = 15 * 3600;
-    let wall_at = |secs: i64| {
-        Utc.timestamp_opt(secs, 0)
-            .single()
-            .map(|u| u.with_timezone(&tz))
-    };
+    const SPAN: i64 = 17 * 3600;
+    let wall_at = |secs: i64| Utc.timestamp_opt(secs, 0).single().map(|u| u.with_timezone(&tz));
     let reached = |secs: i64| wall_at(secs).is_none_or(|t| t.naive_local() >= naive);
     let target = naive.and_utc().timestamp();
     let (mut low, mut high) = (target - SPAN, target + SPAN);
@@ -147,9 +138,7 @@ fn first_instant_after_gap(naive: NaiveDateTime, tz: Tz) -> DateTime<Utc> {
         let mid = low + (high - low) / 2;
         if reached(mid) { high = mid } else { low = mid }
     }
-    Utc.timestamp_opt(high, 0)
-        .single()
-        .unwrap_or_else(|| naive.and_utc())
+    Utc.timestamp_opt(high, 0).single().unwrap_or_else(|| naive.and_utc())
 }
 
 /// The fields of a value that matched the grammar, before calendar checks.
@@ -173,11 +162,7 @@ impl Offset {
             return None;
         }
         let seconds = i64::from(self.hours * 3600 + self.minutes * 60);
-        Some(chrono::TimeDelta::seconds(if self.east {
-            seconds
-        } else {
-            -seconds
-        }))
+        Some(chrono::TimeDelta::seconds(if self.east { seconds } else { -seconds }))
     }
 }
 
@@ -195,26 +180,14 @@ impl Parts {
         let mut cursor = Cursor::new(text);
         let ymd = cursor.ymd()?;
         if cursor.is_done() {
-            return Some(Parts {
-                ymd,
-                clock: None,
-                offset: None,
-            });
+            return Some(Parts { ymd, clock: None, offset: None });
         }
         if !cursor.eat_any(b"Tt ") {
             return None;
         }
         let clock = cursor.clock()?;
-        let offset = if cursor.is_done() {
-            None
-        } else {
-            Some(cursor.offset()?)
-        };
-        cursor.is_done().then_some(Parts {
-            ymd,
-            clock: Some(clock),
-            offset,
-        })
+        let offset = if cursor.is_done() { None } else { Some(cursor.offset()?) };
+        cursor.is_done().then_some(Parts { ymd, clock: Some(clock), offset })
     }
 
     /// The calendar day, if it exists.
@@ -238,10 +211,7 @@ struct Cursor<'a> {
 
 impl<'a> Cursor<'a> {
     fn new(text: &'a str) -> Self {
-        Cursor {
-            bytes: text.as_bytes(),
-            pos: 0,
-        }
+        Cursor { bytes: text.as_bytes(), pos: 0 }
     }
 
     fn is_done(&self) -> bool {
@@ -287,12 +257,7 @@ impl<'a> Cursor<'a> {
     fn clock(&mut self) -> Option<Clock> {
         let hour = self.digits(2)?;
         let minute = self.sep_digits(b':', 2)?;
-        let mut clock = Clock {
-            hour,
-            minute,
-            second: 0,
-            nano: 0,
-        };
+        let mut clock = Clock { hour, minute, second: 0, nano: 0 };
         if self.peek() == Some(b':') {
             clock.second = self.sep_digits(b':', 2)?;
             if self.eat_any(b".") {
@@ -319,11 +284,7 @@ impl<'a> Cursor<'a> {
     /// Reads `Z` or `±HH:MM`.
     fn offset(&mut self) -> Option<Offset> {
         if self.eat_any(b"Zz") {
-            return Some(Offset {
-                east: true,
-                hours: 0,
-                minutes: 0,
-            });
+            return Some(Offset { east: true, hours: 0, minutes: 0 });
         }
         let east = match self.peek()? {
             b'+' => true,
@@ -333,11 +294,7 @@ impl<'a> Cursor<'a> {
         self.pos += 1;
         let hours = self.digits(2)?;
         let minutes = self.sep_digits(b':', 2)?;
-        Some(Offset {
-            east,
-            hours,
-            minutes,
-        })
+        Some(Offset { east, hours, minutes })
     }
 }
 
@@ -347,21 +304,13 @@ mod tests {
     use chrono_tz::{Europe::Berlin, UTC};
 
     fn utc(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text)
-            .unwrap()
-            .with_timezone(&Utc)
+        DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
     }
 
     #[test]
     fn date_alone_is_midnight_in_site_zone() {
-        assert_eq!(
-            parse_date("2024-03-05", UTC).unwrap(),
-            utc("2024-03-05T00:00:00Z")
-        );
-        assert_eq!(
-            parse_date("2024-03-05", Berlin).unwrap(),
-            utc("2024-03-04T23:00:00Z")
-        );
+        assert_eq!(parse_date("2024-03-05", UTC).unwrap(), utc("2024-03-05T00:00:00Z"));
+        assert_eq!(parse_date("2024-03-05", Berlin).unwrap(), utc("2024-03-04T23:00:00Z"));
     }
 
     #[test]
@@ -387,26 +336,11 @@ mod tests {
     #[test]
     fn offsets_are_absolute_whatever_the_site_zone() {
         let expected = utc("2024-03-05T08:00:00Z");
-        assert_eq!(
-            parse_date("2024-03-05T10:00:00+02:00", UTC).unwrap(),
-            expected
-        );
-        assert_eq!(
-            parse_date("2024-03-05T10:00:00+02:00", Berlin).unwrap(),
-            expected
-        );
-        assert_eq!(
-            parse_date("2024-03-05 03:30-04:30", Berlin).unwrap(),
-            expected
-        );
-        assert_eq!(
-            parse_date("2024-03-05T08:00:00Z", Berlin).unwrap(),
-            expected
-        );
-        assert_eq!(
-            parse_date("2024-03-05T08:00:00z", Berlin).unwrap(),
-            expected
-        );
+        assert_eq!(parse_date("2024-03-05T10:00:00+02:00", UTC).unwrap(), expected);
+        assert_eq!(parse_date("2024-03-05T10:00:00+02:00", Berlin).unwrap(), expected);
+        assert_eq!(parse_date("2024-03-05 03:30-04:30", Berlin).unwrap(), expected);
+        assert_eq!(parse_date("2024-03-05T08:00:00Z", Berlin).unwrap(), expected);
+        assert_eq!(parse_date("2024-03-05T08:00:00z", Berlin).unwrap(), expected);
     }
 
     #[test]
@@ -427,29 +361,25 @@ mod tests {
         // Berlin skips from 02:00 to 03:00 CET→CEST on 2024-03-31 (01:00 UTC).
         let parsed = parse_date("2024-03-31T02:30:00", Berlin).unwrap();
         assert_eq!(parsed, utc("2024-03-31T01:00:00Z"));
-        assert_eq!(
-            parsed.with_timezone(&Berlin).to_string(),
-            "2024-03-31 03:00:00 CEST"
-        );
+        assert_eq!(parsed.with_timezone(&Berlin).to_string(), "2024-03-31 03:00:00 CEST");
+    }
+
+    #[test]
+    fn midnight_skipped_by_the_site_zone_is_the_jump() {
+        // Chile moves its clocks from 00:00 to 01:00 on 2024-09-08, so that day has no midnight.
+        let santiago = chrono_tz::America::Santiago;
+        let expected = utc("2024-09-08T04:00:00Z");
+        assert_eq!(parse_date("2024-09-08", santiago).unwrap(), expected);
+        assert_eq!(date_from_file_stem("2024-09-08-spring", santiago).unwrap().0, expected);
     }
 
     #[test]
     fn impossible_days_and_times_are_errors() {
-        for text in [
-            "2024-02-30",
-            "2023-02-29",
-            "2024-13-01",
-            "2024-00-10",
-            "2024-01-32",
-        ] {
+        for text in ["2024-02-30", "2023-02-29", "2024-13-01", "2024-00-10", "2024-01-32"] {
             let err = parse_date(text, UTC).unwrap_err();
             assert_eq!(err.reason, Reason::NoSuchDay, "{text}");
         }
-        for text in [
-            "2024-03-05T24:00",
-            "2024-03-05T10:60",
-            "2024-03-05T23:59:60",
-        ] {
+        for text in ["2024-03-05T24:00", "2024-03-05T10:60", "2024-03-05T23:59:60"] {
             let err = parse_date(text, UTC).unwrap_err();
             assert_eq!(err.reason, Reason::NoSuchTime, "{text}");
         }
@@ -461,10 +391,7 @@ mod tests {
 
     #[test]
     fn leap_day_exists_in_leap_years() {
-        assert_eq!(
-            parse_date("2024-02-29", UTC).unwrap(),
-            utc("2024-02-29T00:00:00Z")
-        );
+        assert_eq!(parse_date("2024-02-29", UTC).unwrap(), utc("2024-02-29T00:00:00Z"));
     }
 
     #[test]
@@ -492,10 +419,7 @@ mod tests {
             assert_eq!(err.reason, Reason::Shape, "{text:?}");
         }
         let message = parse_date("2024/03/05", UTC).unwrap_err().to_string();
-        assert!(
-            message.starts_with("cannot read `2024/03/05` as a date:"),
-            "{message}"
-        );
+        assert!(message.starts_with("cannot read `2024/03/05` as a date:"), "{message}");
         assert!(message.contains("`YYYY-MM-DD`"), "{message}");
         assert!(message.contains("`±HH:MM`"), "{message}");
     }

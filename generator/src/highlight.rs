@@ -42,7 +42,9 @@ pub enum HighlightError {
     #[error("cannot load the built-in highlighting grammars: {0}")]
     Registry(String),
     /// A configured theme name is not one of giallo's themes.
-    #[error("unknown highlighting theme `{0}`; built-in themes include `github-light`, `github-dark`")]
+    #[error(
+        "unknown highlighting theme `{0}`; built-in themes include `github-light`, `github-dark`"
+    )]
     UnknownTheme(String),
 }
 
@@ -62,7 +64,8 @@ impl Highlighter {
     /// Creates a highlighter with giallo's built-in themes named `light_theme` and `dark_theme`
     /// (for example `github-light` and `github-dark`; names are case-insensitive).
     pub fn new(light_theme: &str, dark_theme: &str) -> Result<Self, HighlightError> {
-        let registry = REGISTRY.as_ref().map_err(|error| HighlightError::Registry(error.clone()))?;
+        let registry =
+            REGISTRY.as_ref().map_err(|error| HighlightError::Registry(error.clone()))?;
         for theme in [light_theme, dark_theme] {
             if !registry.contains_theme(theme) {
                 return Err(HighlightError::UnknownTheme(theme.to_owned()));

@@ -94,6 +94,7 @@ impl Stager {
     /// Opens the record of `output` kept in `state_dir`. Cleans up after an interrupted
     /// commit if the last run left one.
     pub fn open(state_dir: &Path, output: &Path) -> io::Result<Stager> {
+        fs::create_dir_all(state_dir)?;
         fs::create_dir_all(output)?;
         let output = output.canonicalize()?;
         let id = blake3::hash(output.to_string_lossy().as_bytes()).to_hex();

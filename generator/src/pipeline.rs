@@ -247,7 +247,9 @@ fn render_markdown(site: &mut Site) -> Vec<Diagnostic> {
 fn check_anchors(site: &Site) -> Vec<Diagnostic> {
     let ids_of = |rendered: Option<&Rendered>, anchor: &str| {
         rendered.is_some_and(|r| {
-            r.heading_ids.iter().any(|id| id == anchor) || r.html.contains(&format!("id=\"{anchor}\""))
+            r.heading_ids.iter().any(|id| id == anchor)
+                || r.html.contains(&format!("id=\"{anchor}\""))
+                || r.html.contains(&format!("name=\"{anchor}\""))
         })
     };
     let mut diags = Vec::new();
@@ -258,7 +260,7 @@ fn check_anchors(site: &Site) -> Vec<Diagnostic> {
         .chain(site.sections.iter().filter(|s| s.source.is_some()).map(|s| (s.source.as_ref().unwrap_or(&Source::Site), s.rendered.as_ref(), s.body_line)));
     for (source, rendered, body_line) in docs {
         let Some(own) = rendered else { continue };
-        for anchor in &own.anchor_refs {
+        for anchor in own.anchor_refs.iter().filter(|a| !a.anchor.is_empty()) {
             let target = match &anchor.content_path {
                 None => Some(own),
                 Some(path) => match site.targets.get(path.trim_start_matches('/')) {
@@ -281,7 +283,13 @@ fn check_anchors(site: &Site) -> Vec<Diagnostic> {
 fn check_named_templates(site: &Site, templates: &Templates) -> Vec<Diagnostic> {
     let mut diags = Vec::new();
     let mut check = |name: &str, source: Source, key: &str| {
-        if !templates.has(name) {
+        if let Some(reason) = templates.dropped.get(name) {
+            let message = format!(
+                "`{key}` names the default template `{name}`, which cannot be used with this \
+                 site's templates: {reason}"
+            );
+            diags.push(Diagnostic::error(source, None, message));
+        } else if !templates.has(name) {
             let message = format!(
                 "`{key}` names the template `{name}`, which neither templates/ nor the theme has"
             );

@@ -339,15 +339,8 @@ impl Renderer<'_> {
 
     fn tera(&self, template: &str, context: Context, blame: &Source) -> Result<String, Diagnostic> {
         self.templates.tera.render(template, &context).map_err(|err| {
-            let (name, line, column, message) = templates::describe(&err);
-            let name = name.unwrap_or_else(|| template.to_string());
-            let file = self.templates.sources.get(&name).map_or(name.clone(), ToString::to_string);
-            let at = match (line, column) {
-                (Some(l), Some(c)) => format!("{file}:{l}:{c}"),
-                (Some(l), None) => format!("{file}:{l}"),
-                _ => file,
-            };
-            Diagnostic::error(blame.clone(), None, format!("cannot render with template `{at}`: {message}"))
+            let message = templates::explain_render_error(&err, self.templates, template);
+            Diagnostic::error(blame.clone(), None, format!("cannot render: {message}"))
         })
     }
 

@@ -160,9 +160,7 @@ fn compose(text: &str) -> Cow<'_, str> {
 fn kept_by_safe(c: char) -> bool {
     // Zero-width (non-)joiners are part of how Persian and Indic words are spelled, so removing
     // them would change the word rather than its punctuation.
-    c.is_alphanumeric()
-        || is_combining_mark(c)
-        || matches!(c, '_' | '.' | '\u{200C}' | '\u{200D}')
+    c.is_alphanumeric() || is_combining_mark(c) || matches!(c, '_' | '.' | '\u{200C}' | '\u{200D}')
 }
 
 fn raw_name(text: &str) -> String {

@@ -52,8 +52,12 @@ pub struct Templates {
     pub tera: Tera,
     /// Template name to the file (or embedded file) it was read from.
     pub sources: BTreeMap<String, Source>,
+    /// Template name to its text, to quote the expression an error points at.
+    pub texts: BTreeMap<String, String>,
     /// The lookup that template functions read.
     pub lookup: LookupSlot,
+    /// Default templates left out because a site override broke them, with the reason.
+    pub dropped: BTreeMap<String, String>,
 }
 
 impl Templates {
@@ -82,16 +86,12 @@ impl Templates {
             return Err(errors);
         }
 
-        let mut tera = Tera::new();
         let lookup: LookupSlot = Arc::default();
-        register(&mut tera, &lookup, tz, now);
+        let (tera, dropped) = compile(&mut layers, &lookup, tz, now)?;
         let sources: BTreeMap<String, Source> =
             layers.iter().map(|(name, (source, _))| (name.clone(), source.clone())).collect();
-        let texts = layers.iter().map(|(name, (_, text))| (name.as_str(), text.as_str()));
-        if let Err(err) = tera.add_raw_templates(texts) {
-            return Err(vec![template_error(&err, &sources)]);
-        }
-        Ok(Templates { tera, sources, lookup })
+        let texts = layers.into_iter().map(|(name, (_, text))| (name, text)).collect();
+        Ok(Templates { tera, sources, texts, lookup, dropped })
     }
 
     /// Whether a template of that name exists in any layer.
@@ -103,6 +103,67 @@ impl Templates {
     pub fn set_lookup(&self, lookup: Lookup) {
         *self.lookup.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(lookup);
     }
+}
+
+/// Compiles the layers into one engine. A default template that only fails because the site
+/// overrides something it builds on (a `page.html` without the blocks the default
+/// `contact.html` fills, say) is left out instead of failing the build; it is an error only if
+/// content asks for it. Errors in the site's own templates are reported as they are.
+fn compile(
+    layers: &mut BTreeMap<String, (Source, String)>,
+    lookup: &LookupSlot,
+    tz: Tz,
+    now: DateTime<Utc>,
+) -> Result<(Tera, BTreeMap<String, String>), Vec<Diagnostic>> {
+    let mut dropped = BTreeMap::new();
+    loop {
+        let mut tera = Tera::new();
+        register(&mut tera, lookup, tz, now);
+        let texts = layers.iter().map(|(name, (_, text))| (name.as_str(), text.as_str()));
+        let Err(err) = tera.add_raw_templates(texts) else { return Ok((tera, dropped)) };
+        let report = err.to_string();
+        let culprits: Vec<String> = failing_templates(&err)
+            .into_iter()
+            .filter(|name| matches!(layers.get(name), Some((Source::Embedded(_), _))))
+            .collect();
+        let overridden = layers.values().any(|(source, _)| !matches!(source, Source::Embedded(_)));
+        if culprits.is_empty() || !overridden {
+            let sources = layers.iter().map(|(n, (s, _))| (n.clone(), s.clone())).collect();
+            return Err(vec![template_error(&err, &sources)]);
+        }
+        for name in culprits {
+            tracing::debug!(template = %name, "default template left out: {report}");
+            layers.remove(&name);
+            dropped.insert(name, first_line(&report));
+        }
+    }
+}
+
+/// The names of the templates a Tera error points at.
+fn failing_templates(err: &tera::Error) -> Vec<String> {
+    let mut names = Vec::new();
+    match err.kind() {
+        tera::ErrorKind::SyntaxError(report) | tera::ErrorKind::RenderingError(report) => {
+            names.push(report.filename().to_string());
+        }
+        tera::ErrorKind::MissingParent { current, .. } => names.push(current.clone()),
+        tera::ErrorKind::CircularExtend { tpl, .. } => names.push(tpl.clone()),
+        _ => {}
+    }
+    for line in err.to_string().lines() {
+        if let Some(rest) = line.trim_start().strip_prefix("--> ")
+            && let Some((name, _)) = rest.split_once(':')
+        {
+            names.push(name.to_string());
+        }
+    }
+    names.sort();
+    names.dedup();
+    names
+}
+
+fn first_line(text: &str) -> String {
+    text.lines().next().unwrap_or_default().trim_start_matches("error: ").to_string()
 }
 
 fn add_embedded(dir: &Dir<'static>, layers: &mut BTreeMap<String, (Source, String)>) {
@@ -154,6 +215,49 @@ pub fn template_error(err: &tera::Error, sources: &BTreeMap<String, Source>) -> 
         _ => String::new(),
     };
     Diagnostic::error(source, line, format!("{message}{location}"))
+}
+
+/// A render error as one sentence: where in which template, the expression, and the cause,
+/// with Tera's generic "got `undefined`" turned into a plain statement of what is missing.
+pub fn explain_render_error(err: &tera::Error, templates: &Templates, template: &str) -> String {
+    let (name, line, column, message) = describe(err);
+    let name = name.unwrap_or_else(|| template.to_string());
+    let file = templates.sources.get(&name).map_or(name.clone(), ToString::to_string);
+    let at = match (line, column) {
+        (Some(l), Some(c)) => format!("{file}:{l}:{c}"),
+        (Some(l), None) => format!("{file}:{l}"),
+        _ => file,
+    };
+    let expression = match err.kind() {
+        tera::ErrorKind::RenderingError(report) => templates
+            .texts
+            .get(&name)
+            .and_then(|text| enclosing_tag(text, report.span().range.start))
+            .map(str::to_string),
+        _ => None,
+    };
+    let Some(expression) = expression.filter(|e| !e.is_empty() && e.len() < 200) else {
+        return format!("template `{at}`: {message}");
+    };
+    let variable = expression.split('|').next().unwrap_or(&expression).trim();
+    if message.contains("got `undefined`") || message.contains("not found") {
+        format!(
+            "template `{at}`: `{variable}` is not defined for this page, in `{expression}`; \
+             guard it with `{{% if {variable} is defined %}}` or give it a `default`"
+        )
+    } else {
+        format!("template `{at}`: in `{expression}`: {message}")
+    }
+}
+
+/// The inside of the `{{ … }}` or `{% … %}` tag around byte `at` of a template.
+fn enclosing_tag(text: &str, at: usize) -> Option<&str> {
+    let before = text.get(..at)?;
+    let open = before.rfind("{{").into_iter().chain(before.rfind("{%")).max()?;
+    let after = text.get(at..)?;
+    let close = at + after.find("}}").into_iter().chain(after.find("%}")).min()?;
+    let inner = text.get(open + 2..close)?;
+    Some(inner.trim_matches(|c: char| c == '-' || c.is_whitespace()))
 }
 
 /// The template name, line, column and one-line cause of a Tera error, following its chain.

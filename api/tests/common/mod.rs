@@ -287,3 +287,77 @@ impl TestApp {
 pub fn fields(name: &str, email: &str, subject: &str, message: &str) -> Value {
     json!({ "name": name, "email": email, "subject": subject, "message": message })
 }
+
+/// Caddy from Debian's package, running the project's Caddyfile.
+pub struct Caddy {
+    child: Child,
+    pub port: u16,
+    pub public: tempfile::TempDir,
+}
+
+impl Caddy {
+    /// The origin a Caddy on `port` serves, for `KILN_SITE_ORIGIN`.
+    pub fn origin(port: u16) -> String {
+        format!("http://127.0.0.1:{port}")
+    }
+
+    /// Starts Caddy on `port` serving `public`, proxying /api/* to `upstream`.
+    pub async fn start(port: u16, public: tempfile::TempDir, upstream: &str) -> Self {
+        let caddyfile = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Caddyfile");
+        let child = Command::new(std::env::var("KILN_TEST_CADDY").unwrap_or_else(|_| "caddy".into()))
+            .args(["run", "--config"])
+            .arg(&caddyfile)
+            .args(["--adapter", "caddyfile"])
+            .env("KILN_SITE_ADDRESS", Self::origin(port))
+            .env("KILN_PUBLIC_DIR", public.path())
+            .env("KILN_API_UPSTREAM", upstream)
+            .env("KILN_CADDY_ADMIN", "off")
+            .env("HOME", public.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cannot run caddy: run scripts/install-test-deps");
+        let caddy = Self { child, port, public };
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return caddy;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("caddy did not start listening on {port}");
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", Self::origin(self.port))
+    }
+}
+
+impl Drop for Caddy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A small built site: a home page (with a precompressed sibling), the
+/// contact page fixture, a fingerprinted stylesheet, `/contact.js` and a 404 page.
+pub fn fixture_site() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    std::fs::write(root.join("index.html"), "<!doctype html><title>Kiln</title><h1>plain home</h1>").unwrap();
+    std::fs::write(root.join("index.html.gz"), gzip_marker()).unwrap();
+    std::fs::write(root.join("style.0123abcd.css"), "body{}").unwrap();
+    std::fs::write(root.join("404.html"), "<!doctype html><title>Not found</title><h1>no such page</h1>").unwrap();
+    std::fs::create_dir_all(root.join("contact")).unwrap();
+    let page = std::fs::read_to_string(repo.join("tests/e2e/fixtures/contact/index.html")).unwrap();
+    std::fs::write(root.join("contact/index.html"), page).unwrap();
+    std::fs::copy(repo.join("themes/default/static/contact.js"), root.join("contact.js")).unwrap();
+    dir
+}
+
+/// Bytes that stand for a precompressed file: Caddy serves them as they are.
+pub fn gzip_marker() -> Vec<u8> {
+    b"\x1f\x8b precompressed marker".to_vec()
+}
