@@ -22,7 +22,9 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use tracing::Span;
@@ -130,7 +132,10 @@ fn log_response<B>(response: &Response<B>, latency: Duration, _span: &Span) {
 }
 
 async fn not_found() -> impl IntoResponse {
-    (StatusCode::NOT_FOUND, axum::Json(json!({"error": {"code": "not_found", "message": "no such endpoint"}})))
+    (
+        StatusCode::NOT_FOUND,
+        axum::Json(json!({"error": {"code": "not_found", "message": "no such endpoint"}})),
+    )
 }
 
 /// `GET /api/health`: the database state and the outbox backlog.
@@ -143,11 +148,16 @@ async fn health(State(app): State<Arc<AppState>>) -> impl IntoResponse {
     match counts {
         Ok((pending, parked)) => (
             StatusCode::OK,
-            axum::Json(json!({"status": "ok", "database": "ok", "outbox": {"pending": pending, "parked": parked}})),
+            axum::Json(
+                json!({"status": "ok", "database": "ok", "outbox": {"pending": pending, "parked": parked}}),
+            ),
         ),
         Err(e) => {
             tracing::warn!(error = %e, "health check: database unreachable");
-            (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({"status": "unavailable", "database": "unreachable"})))
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(json!({"status": "unavailable", "database": "unreachable"})),
+            )
         }
     }
 }
@@ -171,7 +181,9 @@ impl Service {
     pub async fn start(config: ServeConfig) -> anyhow::Result<Self> {
         let pool = db::pool(&config.database)?;
         db::migrate(&pool).await?;
-        let listener = TcpListener::bind(config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
         let addr = listener.local_addr()?;
         let state = Arc::new(AppState::new(config, pool));
         let stop = CancellationToken::new();
@@ -182,7 +194,11 @@ impl Service {
             false => None,
         };
         let app = router(Arc::clone(&state)).into_make_service_with_connect_info::<SocketAddr>();
-        let server = tokio::spawn(axum::serve(listener, app).with_graceful_shutdown(stop.clone().cancelled_owned()).into_future());
+        let server = tokio::spawn(
+            axum::serve(listener, app)
+                .with_graceful_shutdown(stop.clone().cancelled_owned())
+                .into_future(),
+        );
         let janitor = tokio::spawn(shrink_limiter(Arc::clone(&state), stop.clone()));
         tracing::info!(%addr, subscribers = ?state.events.describe(), "kiln-api listening");
         Ok(Self { addr, state, stop, stop_worker, server, worker, janitor })
@@ -206,7 +222,10 @@ impl Service {
         };
         match tokio::time::timeout(grace, drained).await {
             Ok(served) => served.context("server task failed")?.context("server failed")?,
-            Err(_) => tracing::warn!(grace_s = grace.as_secs(), "shutdown grace period passed; exiting anyway"),
+            Err(_) => tracing::warn!(
+                grace_s = grace.as_secs(),
+                "shutdown grace period passed; exiting anyway"
+            ),
         }
         self.janitor.abort();
         self.state.pool.close().await;
@@ -225,7 +244,8 @@ impl Service {
 
 fn worker(state: &AppState) -> anyhow::Result<Worker> {
     let mail = &state.config.mail;
-    let retry = RetryPolicy { max_attempts: mail.outbox_max_attempts.max(1), backoff: mail.outbox_backoff };
+    let retry =
+        RetryPolicy { max_attempts: mail.outbox_max_attempts.max(1), backoff: mail.outbox_backoff };
     let mailer = Mailer::new(mail)?;
     Ok(Worker::new(state.pool.clone(), mailer, retry, mail.outbox_poll, Arc::clone(&state.wake)))
 }

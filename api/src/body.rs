@@ -62,7 +62,11 @@ pub struct BodyLimit {
 
 /// Collects the body, failing with 413 before reading when the declared
 /// length is over the limit, or the moment the bytes read pass it.
-pub async fn read_capped(headers: &HeaderMap, body: Body, cap: BodyLimit) -> Result<Bytes, ApiError> {
+pub async fn read_capped(
+    headers: &HeaderMap,
+    body: Body,
+    cap: BodyLimit,
+) -> Result<Bytes, ApiError> {
     let BodyLimit { limit, drain } = cap;
     if declared_length(headers).is_some_and(|len| len > limit as u64) {
         discard_in_background(body, drain);

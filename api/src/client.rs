@@ -42,11 +42,7 @@ impl ClientIpSource {
         // is safer than guessing which one it meant.
         let mut values = headers.get_all(self.header.as_str()).iter();
         let (Some(value), None) = (values.next(), values.next()) else { return peer_ip };
-        value
-            .to_str()
-            .ok()
-            .and_then(|v| v.trim().parse::<IpAddr>().ok())
-            .map_or(peer_ip, canonical)
+        value.to_str().ok().and_then(|v| v.trim().parse::<IpAddr>().ok()).map_or(peer_ip, canonical)
     }
 }
 
@@ -81,7 +77,11 @@ mod tests {
     #[test]
     fn spoofed_forwarding_headers_are_ignored() {
         let source = ClientIpSource::new(vec!["127.0.0.1".parse().unwrap()], "X-Kiln-Client-IP");
-        let h = headers(&[("x-forwarded-for", "203.0.113.9"), ("x-real-ip", "203.0.113.8"), ("x-kiln-client-ip", "198.51.100.7")]);
+        let h = headers(&[
+            ("x-forwarded-for", "203.0.113.9"),
+            ("x-real-ip", "203.0.113.8"),
+            ("x-kiln-client-ip", "198.51.100.7"),
+        ]);
         let peer: SocketAddr = "127.0.0.1:5000".parse().unwrap();
         assert_eq!(source.client_ip(peer, &h).to_string(), "198.51.100.7");
     }
@@ -97,7 +97,8 @@ mod tests {
     #[test]
     fn duplicated_client_ip_header_falls_back_to_peer() {
         let source = ClientIpSource::new(vec!["127.0.0.1".parse().unwrap()], "x-kiln-client-ip");
-        let h = headers(&[("x-kiln-client-ip", "198.51.100.7"), ("x-kiln-client-ip", "198.51.100.8")]);
+        let h =
+            headers(&[("x-kiln-client-ip", "198.51.100.7"), ("x-kiln-client-ip", "198.51.100.8")]);
         let peer: SocketAddr = "[::ffff:127.0.0.1]:5000".parse().unwrap();
         assert_eq!(source.client_ip(peer, &h).to_string(), "127.0.0.1");
     }

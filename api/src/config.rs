@@ -136,7 +136,12 @@ pub struct ServeConfig {
     pub site_origin: String,
 
     /// Peers whose client-IP header is trusted (comma-separated), i.e. Caddy.
-    #[arg(long, env = "KILN_TRUSTED_PROXY", default_value = "127.0.0.1,::1", value_delimiter = ',')]
+    #[arg(
+        long,
+        env = "KILN_TRUSTED_PROXY",
+        default_value = "127.0.0.1,::1",
+        value_delimiter = ','
+    )]
     pub trusted_proxy: Vec<IpAddr>,
 
     /// Header in which the trusted proxy reports the client's IP.

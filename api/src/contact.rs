@@ -69,7 +69,8 @@ async fn accept(
     let client = client_hash(&app.secret, ip);
     let raw = RawSubmission::decode(kind, &bytes)?;
 
-    let key = IdempotencyKey::for_request(headers, &raw, config.idempotency_ttl, config.dedupe_window)?;
+    let key =
+        IdempotencyKey::for_request(headers, &raw, config.idempotency_ttl, config.dedupe_window)?;
     if let Some(answer) = idempotency::lookup(&app.pool, &client, &key).await? {
         return Ok((answer, Origin::Replayed));
     }
@@ -95,7 +96,8 @@ fn json_answer(answer: StoredAnswer, origin: Origin) -> Response {
 fn see_other(location: &str) -> Response {
     match HeaderValue::from_str(location) {
         Ok(value) => (StatusCode::SEE_OTHER, [(header::LOCATION, value)]).into_response(),
-        Err(_) => ApiError::Internal(anyhow::anyhow!("redirect target is not a valid header")).into_response(),
+        Err(_) => ApiError::Internal(anyhow::anyhow!("redirect target is not a valid header"))
+            .into_response(),
     }
 }
 
@@ -125,29 +127,25 @@ fn with_query(url: &str, query: &str) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::with_query;
-
-    #[test]
-    fn query_goes_before_the_fragment() {
-        assert_eq!(with_query("/contact/#contact-error", "field=name"), "/contact/?field=name#contact-error");
-        assert_eq!(with_query("/e?lang=en", "reason=x"), "/e?lang=en&reason=x");
-        assert_eq!(with_query("/api/contact/error", "field=email&field=name"), "/api/contact/error?field=email&field=name");
-    }
-}
-
 fn error_page(error: ApiError) -> Response {
     let status = error.status();
     let retry = error.retry_after_secs();
     error.log();
     let text = match retry {
-        Some(secs) => format!("Too many messages from your address. Please try again in {} minutes.", secs.div_ceil(60)),
-        None if status == StatusCode::PAYLOAD_TOO_LARGE => "Your message is too long to send.".to_owned(),
-        None if status == StatusCode::FORBIDDEN => "This form can only be sent from the site's own contact page.".to_owned(),
+        Some(secs) => format!(
+            "Too many messages from your address. Please try again in {} minutes.",
+            secs.div_ceil(60)
+        ),
+        None if status == StatusCode::PAYLOAD_TOO_LARGE => {
+            "Your message is too long to send.".to_owned()
+        }
+        None if status == StatusCode::FORBIDDEN => {
+            "This form can only be sent from the site's own contact page.".to_owned()
+        }
         None => "Your message could not be sent. Please try again later.".to_owned(),
     };
-    let mut response = (status, Html(page("Message not sent", &format!("<p>{text}</p>")))).into_response();
+    let mut response =
+        (status, Html(page("Message not sent", &format!("<p>{text}</p>")))).into_response();
     if let Some(secs) = retry {
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }
@@ -163,7 +161,8 @@ pub async fn challenge(State(app): State<Arc<AppState>>) -> Response {
 /// `GET /api/contact/error`: what to fix, for forms posted without JavaScript.
 /// Only known field names and reasons are shown, never text from the query.
 pub async fn error_help(RawQuery(query): RawQuery) -> Html<String> {
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query.as_deref().unwrap_or_default()).unwrap_or_default();
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(query.as_deref().unwrap_or_default()).unwrap_or_default();
     let mut items = String::new();
     for (key, value) in &pairs {
         let line = match key.as_str() {
@@ -198,12 +197,16 @@ fn field_help(field: &str) -> Option<&'static str> {
 fn reason_help(reason: &str) -> Option<&'static str> {
     Some(match reason {
         "no_javascript" => "This form needs JavaScript turned on to protect it from spam.",
-        "malformed_body" => "The form could not be read. Please send it again from the contact page.",
+        "malformed_body" => {
+            "The form could not be read. Please send it again from the contact page."
+        }
         "too_fast" => "The form was sent too quickly. Please wait a few seconds and send it again.",
         _ if reason.starts_with("challenge") || reason.starts_with("proof") => {
             "The spam check expired. Please reload the contact page and send the form again."
         }
-        _ if reason.starts_with("captcha") => "The spam check failed. Please reload the page and try again.",
+        _ if reason.starts_with("captcha") => {
+            "The spam check failed. Please reload the page and try again."
+        }
         _ => return None,
     })
 }
@@ -214,4 +217,22 @@ fn page(title: &str, body: &str) -> String {
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{title}</title></head>\n<body>\n<main>\n<h1>{title}</h1>\n{body}\n</main>\n</body>\n</html>\n"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_query;
+
+    #[test]
+    fn query_goes_before_the_fragment() {
+        assert_eq!(
+            with_query("/contact/#contact-error", "field=name"),
+            "/contact/?field=name#contact-error"
+        );
+        assert_eq!(with_query("/e?lang=en", "reason=x"), "/e?lang=en&reason=x");
+        assert_eq!(
+            with_query("/api/contact/error", "field=email&field=name"),
+            "/api/contact/error?field=email&field=name"
+        );
+    }
 }

@@ -25,10 +25,10 @@ impl OriginGuard {
 
     /// Refuses the request unless it comes from the site's own pages.
     pub fn check(&self, headers: &HeaderMap) -> Result<(), ApiError> {
-        if let Some(site) = headers.get("sec-fetch-site") {
-            if site.as_bytes() != b"same-origin" {
-                return Err(ApiError::CrossOrigin);
-            }
+        if let Some(site) = headers.get("sec-fetch-site")
+            && site.as_bytes() != b"same-origin"
+        {
+            return Err(ApiError::CrossOrigin);
         }
         match headers.get("origin") {
             Some(origin) if origin.as_bytes() == self.origin.as_bytes() => Ok(()),
@@ -51,13 +51,19 @@ mod tests {
 
     #[test]
     fn same_origin_post_passes() {
-        assert!(check(&[("origin", "https://blog.example.org"), ("sec-fetch-site", "same-origin")]));
+        assert!(check(&[
+            ("origin", "https://blog.example.org"),
+            ("sec-fetch-site", "same-origin")
+        ]));
         assert!(check(&[("origin", "https://blog.example.org")]));
     }
 
     #[test]
     fn cross_site_fetch_metadata_is_refused_even_with_matching_origin() {
-        assert!(!check(&[("origin", "https://blog.example.org"), ("sec-fetch-site", "cross-site")]));
+        assert!(!check(&[
+            ("origin", "https://blog.example.org"),
+            ("sec-fetch-site", "cross-site")
+        ]));
         assert!(!check(&[("origin", "https://blog.example.org"), ("sec-fetch-site", "same-site")]));
     }
 

@@ -112,7 +112,9 @@ impl ApiError {
     pub fn log(&self) {
         match self {
             Self::Unavailable(cause) => tracing::error!(error = %cause, "database unavailable"),
-            Self::Internal(cause) => tracing::error!(error = format!("{cause:#}"), "request failed"),
+            Self::Internal(cause) => {
+                tracing::error!(error = format!("{cause:#}"), "request failed")
+            }
             other => tracing::debug!(code = other.code(), "request refused"),
         }
     }

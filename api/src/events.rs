@@ -67,7 +67,11 @@ impl Subscription {
 }
 
 trait ErasedHandler: Send + Sync {
-    fn call<'a>(&'a self, event: &'a (dyn Any + Send + Sync), conn: &'a mut PgConnection) -> HandlerFuture<'a>;
+    fn call<'a>(
+        &'a self,
+        event: &'a (dyn Any + Send + Sync),
+        conn: &'a mut PgConnection,
+    ) -> HandlerFuture<'a>;
 }
 
 struct Typed<E, H> {
@@ -76,7 +80,11 @@ struct Typed<E, H> {
 }
 
 impl<E: Event, H: Handler<E>> ErasedHandler for Typed<E, H> {
-    fn call<'a>(&'a self, event: &'a (dyn Any + Send + Sync), conn: &'a mut PgConnection) -> HandlerFuture<'a> {
+    fn call<'a>(
+        &'a self,
+        event: &'a (dyn Any + Send + Sync),
+        conn: &'a mut PgConnection,
+    ) -> HandlerFuture<'a> {
         // The dispatcher files handlers under `TypeId::of::<E>()`, so the
         // downcast only fails on a bug in this module.
         let event = event.downcast_ref::<E>().expect("handler filed under its own event type");
@@ -141,7 +149,11 @@ impl Dispatcher {
     }
 
     /// Runs the handlers of `event` inside the caller's transaction.
-    pub async fn dispatch<E: Event>(&self, event: &E, conn: &mut PgConnection) -> anyhow::Result<Dispatched> {
+    pub async fn dispatch<E: Event>(
+        &self,
+        event: &E,
+        conn: &mut PgConnection,
+    ) -> anyhow::Result<Dispatched> {
         let handlers = self.handlers_for::<E>();
         let mut ran = Vec::with_capacity(handlers.len());
         for (name, handler) in handlers {
@@ -168,12 +180,18 @@ impl Dispatcher {
             .map(|(order, e)| (e.subscription.priority, order, e))
             .collect();
         matching.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-        matching.into_iter().map(|(_, _, e)| (e.name, Arc::clone(&e.subscription.handler))).collect()
+        matching
+            .into_iter()
+            .map(|(_, _, e)| (e.name, Arc::clone(&e.subscription.handler)))
+            .collect()
     }
 
     /// The events each subscriber handles, for logs at start-up.
     pub fn describe(&self) -> Vec<(&'static str, &'static str, i32)> {
-        self.read().iter().map(|e| (e.name, e.subscription.event_name, e.subscription.priority)).collect()
+        self.read()
+            .iter()
+            .map(|e| (e.name, e.subscription.event_name, e.subscription.priority))
+            .collect()
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Vec<Entry>> {

@@ -80,7 +80,9 @@ impl RawSubmission {
     /// Checks the fields and returns the form to store, or every field error.
     pub fn validate(&self) -> Result<ContactForm, ApiError> {
         let mut missing = FieldErrors::new();
-        for (field, value) in [("name", &self.name), ("email", &self.email), ("message", &self.message)] {
+        for (field, value) in
+            [("name", &self.name), ("email", &self.email), ("message", &self.message)]
+        {
             if value.is_none() {
                 missing.insert(field.to_owned(), "is required".to_owned());
             }
@@ -101,7 +103,12 @@ impl RawSubmission {
 
     /// The four stored fields as sent, in a fixed order.
     pub(crate) fn fields(&self) -> [Option<&str>; 4] {
-        [self.name.as_deref(), self.email.as_deref(), self.subject.as_deref(), self.message.as_deref()]
+        [
+            self.name.as_deref(),
+            self.email.as_deref(),
+            self.subject.as_deref(),
+            self.message.as_deref(),
+        ]
     }
 
     /// Whether the honeypot field holds anything.
@@ -210,7 +217,12 @@ mod tests {
 
     #[test]
     fn line_breaks_in_single_line_fields_name_the_field() {
-        let errors = errors_of(raw("Bob\r\nBcc: a@example.net", "x@example.org\r\nCc: b@example.net", "Hi\r\n\r\nfake", "ok"));
+        let errors = errors_of(raw(
+            "Bob\r\nBcc: a@example.net",
+            "x@example.org\r\nCc: b@example.net",
+            "Hi\r\n\r\nfake",
+            "ok",
+        ));
         assert_eq!(errors.keys().collect::<Vec<_>>(), ["email", "name", "subject"]);
         assert_eq!(errors["name"], "must be one line without control characters");
     }
@@ -232,7 +244,9 @@ mod tests {
         let long = "é".repeat(MESSAGE_MAX as usize + 1);
         let errors = errors_of(raw("Bob", "bob@example.org", "", &long));
         assert_eq!(errors["message"], "must be between 1 and 10000 characters");
-        assert!(raw("Bob", "bob@example.org", "", &"é".repeat(MESSAGE_MAX as usize)).validate().is_ok());
+        assert!(
+            raw("Bob", "bob@example.org", "", &"é".repeat(MESSAGE_MAX as usize)).validate().is_ok()
+        );
     }
 
     #[test]
@@ -252,7 +266,11 @@ mod tests {
 
     #[test]
     fn urlencoded_bodies_decode_to_the_same_fields() {
-        let raw = RawSubmission::decode(BodyKind::Form, b"name=Zo%C3%AB&email=z%40example.org&message=a%0D%0Ab&website=").unwrap();
+        let raw = RawSubmission::decode(
+            BodyKind::Form,
+            b"name=Zo%C3%AB&email=z%40example.org&message=a%0D%0Ab&website=",
+        )
+        .unwrap();
         let form = raw.validate().unwrap();
         assert_eq!((form.name.as_str(), form.message.as_str()), ("Zoë", "a\r\nb"));
         assert!(!raw.honeypot_hit());

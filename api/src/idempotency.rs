@@ -73,7 +73,11 @@ impl RawSubmission {
 }
 
 /// The remembered answer for `key`, if there is one that has not expired.
-pub async fn lookup(pool: &PgPool, client: &[u8], key: &IdempotencyKey) -> sqlx::Result<Option<StoredAnswer>> {
+pub async fn lookup(
+    pool: &PgPool,
+    client: &[u8],
+    key: &IdempotencyKey,
+) -> sqlx::Result<Option<StoredAnswer>> {
     sqlx::query_as(
         "SELECT status, body FROM idempotency_keys \
          WHERE client_hash = $1 AND key = $2 AND expires_at > now()",

@@ -10,8 +10,8 @@ use std::str::FromStr;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
-use lettre::message::header::ContentType;
 use lettre::message::Mailbox;
+use lettre::message::header::ContentType;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use uuid::Uuid;
 
@@ -62,7 +62,10 @@ impl Mailer {
 
     /// Builds the notification for a submission.
     pub fn build(&self, n: &Notification) -> anyhow::Result<Message> {
-        let visitor = Mailbox::new(Some(n.name.clone()), n.email.parse().context("stored email no longer parses")?);
+        let visitor = Mailbox::new(
+            Some(n.name.clone()),
+            n.email.parse().context("stored email no longer parses")?,
+        );
         let subject = if n.subject.is_empty() { "(no subject)" } else { n.subject.as_str() };
         Message::builder()
             .from(self.from.clone())
@@ -125,7 +128,10 @@ mod tests {
 
     #[tokio::test]
     async fn non_ascii_headers_are_encoded_words() {
-        let raw = String::from_utf8(mailer().build(&note("Zoë Ñandú 🦀", "Café ☕")).unwrap().formatted()).unwrap();
+        let raw = String::from_utf8(
+            mailer().build(&note("Zoë Ñandú 🦀", "Café ☕")).unwrap().formatted(),
+        )
+        .unwrap();
         let headers = raw.split("\r\n\r\n").next().unwrap();
         assert!(headers.is_ascii(), "headers must be 7-bit: {headers}");
         assert!(headers.contains("\r\nSubject: [Contact] =?utf-8?b?"), "{headers}");

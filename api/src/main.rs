@@ -104,12 +104,15 @@ fn status_name<T: ValueEnum>(value: &T) -> String {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_env("KILN_LOG").unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(
+            EnvFilter::try_from_env("KILN_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+        )
         .with_writer(std::io::stderr)
         .init();
     kiln_api::install_crypto_provider();
 
-    let command = Cli::parse().command.unwrap_or_else(|| Command::Serve(Box::new(ServeConfig::defaults())));
+    let command =
+        Cli::parse().command.unwrap_or_else(|| Command::Serve(Box::new(ServeConfig::defaults())));
     match command {
         Command::Serve(config) => Service::start(*config).await?.run_until_signal().await,
         Command::Migrate(config) => {
@@ -126,19 +129,27 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Purge { db, retention } => {
             let deleted = ops::purge(&db::pool(&db)?, retention).await?;
-            eprintln!("Deleted {deleted} submission(s) older than {}", humantime::format_duration(retention));
+            eprintln!(
+                "Deleted {deleted} submission(s) older than {}",
+                humantime::format_duration(retention)
+            );
             Ok(())
         }
         Command::Jobs { command } => jobs(command).await,
     }
 }
 
-async fn export(db: &DatabaseConfig, status: Option<Status>, output: Option<std::path::PathBuf>) -> anyhow::Result<()> {
+async fn export(
+    db: &DatabaseConfig,
+    status: Option<Status>,
+    output: Option<std::path::PathBuf>,
+) -> anyhow::Result<()> {
     let pool = db::pool(db)?;
     let status = status.map(|s| status_name(&s));
     let count = match &output {
         Some(path) => {
-            let file = std::fs::File::create(path).with_context(|| format!("cannot create `{}`", path.display()))?;
+            let file = std::fs::File::create(path)
+                .with_context(|| format!("cannot create `{}`", path.display()))?;
             ops::export(&pool, status.as_deref(), std::io::BufWriter::new(file)).await?
         }
         None => ops::export(&pool, status.as_deref(), std::io::stdout().lock()).await?,

@@ -16,7 +16,16 @@ pub async fn export(pool: &PgPool, status: Option<&str>, out: impl Write) -> any
     use futures_util::TryStreamExt;
 
     let mut writer = csv::Writer::from_writer(out);
-    writer.write_record(["id", "created_at", "status", "spam_reason", "name", "email", "subject", "message"])?;
+    writer.write_record([
+        "id",
+        "created_at",
+        "status",
+        "spam_reason",
+        "name",
+        "email",
+        "subject",
+        "message",
+    ])?;
     let mut rows = sqlx::query(
         "SELECT id, created_at, status, spam_reason, name, email, subject, message FROM submissions \
          WHERE $1::text IS NULL OR status = $1 ORDER BY created_at, id",
@@ -58,11 +67,12 @@ pub async fn forget(pool: &PgPool, email: &str) -> anyhow::Result<u64> {
 
 /// Deletes submissions older than `retention`, and expired remembered answers.
 pub async fn purge(pool: &PgPool, retention: Duration) -> anyhow::Result<u64> {
-    let done = sqlx::query("DELETE FROM submissions WHERE created_at < now() - make_interval(secs => $1)")
-        .bind(retention.as_secs_f64())
-        .execute(pool)
-        .await
-        .context("cannot purge submissions")?;
+    let done =
+        sqlx::query("DELETE FROM submissions WHERE created_at < now() - make_interval(secs => $1)")
+            .bind(retention.as_secs_f64())
+            .execute(pool)
+            .await
+            .context("cannot purge submissions")?;
     sqlx::query("DELETE FROM idempotency_keys WHERE expires_at <= now()")
         .execute(pool)
         .await
@@ -115,7 +125,11 @@ pub async fn requeue(pool: &PgPool, ids: &[i64]) -> anyhow::Result<u64> {
 
 /// Prints jobs as an aligned table.
 pub fn print_jobs(jobs: &[JobRow], mut out: impl Write) -> std::io::Result<()> {
-    writeln!(out, "{:>8}  {:<14} {:<8} {:>8}  {:<25} last error", "id", "kind", "status", "attempts", "next run")?;
+    writeln!(
+        out,
+        "{:>8}  {:<14} {:<8} {:>8}  {:<25} last error",
+        "id", "kind", "status", "attempts", "next run"
+    )?;
     for job in jobs {
         let error = job.last_error.as_deref().unwrap_or("-").replace('\n', " ");
         writeln!(

@@ -90,7 +90,13 @@ pub struct Worker {
 impl Worker {
     /// A worker that sends mail with `mailer`; `wake` is notified after each
     /// committed submission so mail leaves without waiting for the next poll.
-    pub fn new(pool: PgPool, mailer: Mailer, retry: RetryPolicy, poll: Duration, wake: Arc<Notify>) -> Self {
+    pub fn new(
+        pool: PgPool,
+        mailer: Mailer,
+        retry: RetryPolicy,
+        poll: Duration,
+        wake: Arc<Notify>,
+    ) -> Self {
         Self { pool, mailer, retry, poll, wake }
     }
 
@@ -146,7 +152,12 @@ impl Worker {
         self.mailer.send(message).await
     }
 
-    async fn record(&self, job: &Job, result: anyhow::Result<()>, conn: &mut PgConnection) -> anyhow::Result<Outcome> {
+    async fn record(
+        &self,
+        job: &Job,
+        result: anyhow::Result<()>,
+        conn: &mut PgConnection,
+    ) -> anyhow::Result<Outcome> {
         let attempts = job.attempts + 1;
         let Err(error) = result else {
             sqlx::query("UPDATE outbox SET status = 'sent', attempts = $2, last_error = NULL, updated_at = now() WHERE id = $1")
@@ -173,10 +184,21 @@ impl Worker {
         .execute(conn)
         .await?;
         if parked {
-            tracing::warn!(job_id = job.id, attempts, error, "outbox job parked; requeue it with `kiln-api jobs requeue`");
+            tracing::warn!(
+                job_id = job.id,
+                attempts,
+                error,
+                "outbox job parked; requeue it with `kiln-api jobs requeue`"
+            );
             return Ok(Outcome::Parked);
         }
-        tracing::warn!(job_id = job.id, attempts, retry_in_s = delay.as_secs_f64(), error, "outbox job failed; will retry");
+        tracing::warn!(
+            job_id = job.id,
+            attempts,
+            retry_in_s = delay.as_secs_f64(),
+            error,
+            "outbox job failed; will retry"
+        );
         Ok(Outcome::Retrying)
     }
 }

@@ -46,7 +46,11 @@ pub fn success_answer(id: Uuid) -> StoredAnswer {
 
 /// Stores the submission and its side effects; returns the answer to give,
 /// which is the first answer when the key was already taken.
-pub async fn store(pool: &PgPool, events: &Dispatcher, new: NewSubmission<'_>) -> Result<StoredAnswer, ApiError> {
+pub async fn store(
+    pool: &PgPool,
+    events: &Dispatcher,
+    new: NewSubmission<'_>,
+) -> Result<StoredAnswer, ApiError> {
     let id = Uuid::new_v4();
     let answer = success_answer(id);
     let mut tx = pool.begin().await?;
@@ -63,7 +67,11 @@ pub async fn store(pool: &PgPool, events: &Dispatcher, new: NewSubmission<'_>) -
     Ok(answer)
 }
 
-async fn insert_row(conn: &mut sqlx::PgConnection, id: Uuid, new: &NewSubmission<'_>) -> Result<(), ApiError> {
+async fn insert_row(
+    conn: &mut sqlx::PgConnection,
+    id: Uuid,
+    new: &NewSubmission<'_>,
+) -> Result<(), ApiError> {
     let challenge_id = match new.verdict {
         Verdict::Accept { challenge_id } => challenge_id.as_deref(),
         _ => None,
@@ -97,5 +105,7 @@ async fn insert_row(conn: &mut sqlx::PgConnection, id: Uuid, new: &NewSubmission
 /// The first answer for a key another request claimed first.
 async fn replayed(pool: &PgPool, new: NewSubmission<'_>) -> Result<StoredAnswer, ApiError> {
     let answer = idempotency::lookup(pool, new.client, new.key).await?;
-    answer.ok_or_else(|| ApiError::Internal(anyhow::anyhow!("idempotency key claimed but its answer is gone")))
+    answer.ok_or_else(|| {
+        ApiError::Internal(anyhow::anyhow!("idempotency key claimed but its answer is gone"))
+    })
 }

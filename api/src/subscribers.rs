@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use sqlx::PgConnection;
 
-use crate::events::{ContactSubmitted, Handler, HandlerFuture, Propagation, Subscriber, Subscription};
+use crate::events::{
+    ContactSubmitted, Handler, HandlerFuture, Propagation, Subscriber, Subscription,
+};
 use crate::outbox;
 
 /// Priority of the activity log: before anything can stop the event.
@@ -25,7 +27,11 @@ pub const MAIL_PRIORITY: i32 = 0;
 pub struct ActivityLog;
 
 impl Handler<ContactSubmitted> for ActivityLog {
-    fn handle<'a>(&'a self, event: &'a ContactSubmitted, _conn: &'a mut PgConnection) -> HandlerFuture<'a> {
+    fn handle<'a>(
+        &'a self,
+        event: &'a ContactSubmitted,
+        _conn: &'a mut PgConnection,
+    ) -> HandlerFuture<'a> {
         Box::pin(async move {
             tracing::info!(submission_id = %event.submission_id, status = event.status, "contact submission stored");
             Ok(Propagation::Continue)
@@ -48,8 +54,13 @@ impl Subscriber for ActivityLog {
 pub struct SpamGate;
 
 impl Handler<ContactSubmitted> for SpamGate {
-    fn handle<'a>(&'a self, event: &'a ContactSubmitted, _conn: &'a mut PgConnection) -> HandlerFuture<'a> {
-        let flow = if event.status == "accepted" { Propagation::Continue } else { Propagation::Stop };
+    fn handle<'a>(
+        &'a self,
+        event: &'a ContactSubmitted,
+        _conn: &'a mut PgConnection,
+    ) -> HandlerFuture<'a> {
+        let flow =
+            if event.status == "accepted" { Propagation::Continue } else { Propagation::Stop };
         Box::pin(async move { Ok(flow) })
     }
 }
@@ -69,7 +80,11 @@ impl Subscriber for SpamGate {
 pub struct MailNotification;
 
 impl Handler<ContactSubmitted> for MailNotification {
-    fn handle<'a>(&'a self, event: &'a ContactSubmitted, conn: &'a mut PgConnection) -> HandlerFuture<'a> {
+    fn handle<'a>(
+        &'a self,
+        event: &'a ContactSubmitted,
+        conn: &'a mut PgConnection,
+    ) -> HandlerFuture<'a> {
         Box::pin(async move {
             outbox::enqueue(conn, outbox::MAIL_CONTACT, event.submission_id).await?;
             Ok(Propagation::Continue)

@@ -43,7 +43,8 @@ async fn static_page_is_served_with_revalidation_and_security_headers() {
     let site = Site::start(100).await;
     let http = reqwest::Client::builder().no_gzip().build().unwrap();
 
-    let home = http.get(site.caddy.url("/")).header("accept-encoding", "identity").send().await.unwrap();
+    let home =
+        http.get(site.caddy.url("/")).header("accept-encoding", "identity").send().await.unwrap();
     assert_eq!(home.status(), 200);
     let headers = home.headers().clone();
     assert_eq!(headers["cache-control"], "no-cache");
@@ -54,7 +55,11 @@ async fn static_page_is_served_with_revalidation_and_security_headers() {
 
     let gz = http.get(site.caddy.url("/")).header("accept-encoding", "gzip").send().await.unwrap();
     assert_eq!(gz.headers()["content-encoding"], "gzip");
-    assert_eq!(gz.bytes().await.unwrap().as_ref(), common::gzip_marker().as_slice(), "the precompressed file itself");
+    assert_eq!(
+        gz.bytes().await.unwrap().as_ref(),
+        common::gzip_marker().as_slice(),
+        "the precompressed file itself"
+    );
 
     let css = http.get(site.caddy.url("/style.0123abcd.css")).send().await.unwrap();
     assert_eq!(css.headers()["cache-control"], "public, max-age=31536000, immutable");
@@ -70,12 +75,21 @@ async fn static_page_is_served_with_revalidation_and_security_headers() {
 #[tokio::test(flavor = "multi_thread")]
 async fn form_post_through_caddy_arrives_as_mail() {
     let site = Site::start(100).await;
-    let body = site.app.with_challenge(fields("Zoë", "zoe@example.org", "Via Caddy", "Through the proxy.")).await;
+    let body = site
+        .app
+        .with_challenge(fields("Zoë", "zoe@example.org", "Via Caddy", "Through the proxy."))
+        .await;
     let response = site.post(&body).send().await.unwrap();
     assert_eq!(response.status(), 201);
     let id = response.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
 
-    let form = [("name", "Bob"), ("email", "bob@example.org"), ("subject", "No JS"), ("message", "Plain form."), ("website", "")];
+    let form = [
+        ("name", "Bob"),
+        ("email", "bob@example.org"),
+        ("subject", "No JS"),
+        ("message", "Plain form."),
+        ("website", ""),
+    ];
     let response = site
         .app
         .http
@@ -90,7 +104,8 @@ async fn form_post_through_caddy_arrives_as_mail() {
 
     let mails = site.app.smtp.wait_for(2, Duration::from_secs(10)).await;
     assert_eq!(mails.len(), 2);
-    let mut subjects: Vec<String> = mails.iter().map(|m| m.parsed().subject().unwrap().to_owned()).collect();
+    let mut subjects: Vec<String> =
+        mails.iter().map(|m| m.parsed().subject().unwrap().to_owned()).collect();
     subjects.sort();
     assert_eq!(subjects, ["[Contact] No JS", "[Contact] Via Caddy"]);
     let via = mails.iter().find(|m| m.parsed().subject() == Some("[Contact] Via Caddy")).unwrap();
@@ -102,7 +117,10 @@ async fn form_post_through_caddy_arrives_as_mail() {
 async fn spoofed_x_forwarded_for_through_caddy_does_not_reset_the_rate_limit() {
     let site = Site::start(2).await;
     for i in 0..2 {
-        let body = site.app.with_challenge(fields("Ann", "ann@example.org", "Hi", &format!("message {i}"))).await;
+        let body = site
+            .app
+            .with_challenge(fields("Ann", "ann@example.org", "Hi", &format!("message {i}")))
+            .await;
         assert_eq!(site.post(&body).send().await.unwrap().status(), 201);
     }
     let spoofs = [
@@ -112,21 +130,31 @@ async fn spoofed_x_forwarded_for_through_caddy_does_not_reset_the_rate_limit() {
         ("x-kiln-client-ip", "203.0.113.80"),
     ];
     for (i, (header, value)) in spoofs.into_iter().enumerate() {
-        let body = site.app.with_challenge(fields("Ann", "ann@example.org", "Hi", &format!("spoof {i}"))).await;
+        let body = site
+            .app
+            .with_challenge(fields("Ann", "ann@example.org", "Hi", &format!("spoof {i}")))
+            .await;
         let response = site.post(&body).header(header, value).send().await.unwrap();
         assert_eq!(response.status(), 429, "{header} changed the rate-limit key");
         assert!(response.headers().contains_key("retry-after"));
     }
 
     // Both stored submissions carry the hash of the address Caddy saw.
-    let hashes: Vec<Vec<u8>> = sqlx::query_scalar("SELECT DISTINCT client_hash FROM submissions").fetch_all(&site.app.pool).await.unwrap();
-    assert_eq!(hashes, [kiln_api::client::client_hash(b"test-secret", "127.0.0.1".parse().unwrap())]);
+    let hashes: Vec<Vec<u8>> = sqlx::query_scalar("SELECT DISTINCT client_hash FROM submissions")
+        .fetch_all(&site.app.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        hashes,
+        [kiln_api::client::client_hash(b"test-secret", "127.0.0.1".parse().unwrap())]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn cross_site_post_through_caddy_is_refused() {
     let site = Site::start(100).await;
-    let body = site.app.with_challenge(fields("Eve", "eve@example.org", "Hi", "From elsewhere.")).await;
+    let body =
+        site.app.with_challenge(fields("Eve", "eve@example.org", "Hi", "From elsewhere.")).await;
     let response = site
         .app
         .http
@@ -151,7 +179,8 @@ async fn oversized_body_through_caddy_gets_the_sidecars_413_not_a_502() {
     assert_eq!(response.json::<Value>().await.unwrap()["error"]["code"], "payload_too_large");
 
     // Past Caddy's own cap too: the sidecar's answer still reaches the client.
-    let body = json!({"name": "Ann", "email": "ann@example.org", "message": "x".repeat(5 * 1024 * 1024)});
+    let body =
+        json!({"name": "Ann", "email": "ann@example.org", "message": "x".repeat(5 * 1024 * 1024)});
     for _ in 0..3 {
         let response = site.post(&body).send().await.unwrap();
         assert_eq!(response.status(), 413);

@@ -67,11 +67,18 @@ async fn other_content_types_get_415() {
 async fn sixth_post_in_the_period_gets_429_with_retry_after_for_that_ip_only() {
     let app = TestApp::start_with(|c| c.rate_limit_burst = 5).await;
     for i in 0..5 {
-        let body = app.with_challenge(fields("Ann", "ann@example.org", "Hi", &format!("message {i}"))).await;
+        let body = app
+            .with_challenge(fields("Ann", "ann@example.org", "Hi", &format!("message {i}")))
+            .await;
         assert_eq!(app.post_json("203.0.113.10", &body).send().await.unwrap().status(), 201);
     }
     let body = app.with_challenge(fields("Ann", "ann@example.org", "Hi", "message 6")).await;
-    let response = app.post_json("203.0.113.10", &body).header("x-forwarded-for", "192.0.2.99").send().await.unwrap();
+    let response = app
+        .post_json("203.0.113.10", &body)
+        .header("x-forwarded-for", "192.0.2.99")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 429);
     let retry: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((100..=120).contains(&retry), "Retry-After {retry}");
@@ -86,9 +93,11 @@ async fn sixth_post_in_the_period_gets_429_with_retry_after_for_that_ip_only() {
 async fn repeat_with_known_key_is_answered_even_when_rate_limited() {
     let app = TestApp::start_with(|c| c.rate_limit_burst = 1).await;
     let body = app.with_challenge(valid()).await;
-    let first = app.post_json("203.0.113.12", &body).header("idempotency-key", "k-1").send().await.unwrap();
+    let first =
+        app.post_json("203.0.113.12", &body).header("idempotency-key", "k-1").send().await.unwrap();
     let first: Value = first.json().await.unwrap();
-    let again = app.post_json("203.0.113.12", &body).header("idempotency-key", "k-1").send().await.unwrap();
+    let again =
+        app.post_json("203.0.113.12", &body).header("idempotency-key", "k-1").send().await.unwrap();
     assert_eq!(again.status(), 201);
     assert_eq!(again.json::<Value>().await.unwrap(), first);
 }
@@ -125,7 +134,8 @@ async fn json_post_without_or_with_a_forged_challenge_is_refused() {
 
     let mut body = app.with_challenge(valid()).await;
     body["pow"] = json!("not-the-proof");
-    let body: Value = app.post_json("203.0.113.14", &body).send().await.unwrap().json().await.unwrap();
+    let body: Value =
+        app.post_json("203.0.113.14", &body).send().await.unwrap().json().await.unwrap();
     assert_eq!(body["error"]["message"], "submission refused: proof_of_work_invalid");
     assert_eq!(app.count("SELECT count(*) FROM submissions").await, 0);
 }
@@ -138,7 +148,8 @@ async fn challenge_used_for_a_second_message_is_refused() {
     let mut second = fields("Ann", "ann@example.org", "Hello", "A different message.");
     second["challenge"] = first["challenge"].clone();
     second["pow"] = first["pow"].clone();
-    let body: Value = app.post_json("203.0.113.15", &second).send().await.unwrap().json().await.unwrap();
+    let body: Value =
+        app.post_json("203.0.113.15", &second).send().await.unwrap().json().await.unwrap();
     assert_eq!(body["error"]["message"], "submission refused: challenge_reused");
     assert_eq!(app.count("SELECT count(*) FROM submissions").await, 1);
 }
@@ -147,13 +158,15 @@ async fn challenge_used_for_a_second_message_is_refused() {
 async fn form_filled_faster_than_minimum_fill_time_is_refused() {
     let app = TestApp::start_with(|c| c.spam.challenge_min_fill = Duration::from_secs(30)).await;
     let body = app.with_challenge(valid()).await;
-    let body: Value = app.post_json("203.0.113.16", &body).send().await.unwrap().json().await.unwrap();
+    let body: Value =
+        app.post_json("203.0.113.16", &body).send().await.unwrap().json().await.unwrap();
     assert_eq!(body["error"]["message"], "submission refused: too_fast");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn challenge_endpoint_is_not_cached_and_carries_the_policy() {
-    let app = TestApp::start_with(|c| c.spam.challenge_min_fill = Duration::from_millis(1500)).await;
+    let app =
+        TestApp::start_with(|c| c.spam.challenge_min_fill = Duration::from_millis(1500)).await;
     let response = app.http.get(app.url("/api/contact/challenge")).send().await.unwrap();
     assert_eq!(response.headers()["cache-control"], "no-store");
     let issued: Value = response.json().await.unwrap();
@@ -165,11 +178,21 @@ async fn challenge_endpoint_is_not_cached_and_carries_the_policy() {
 #[tokio::test(flavor = "multi_thread")]
 async fn form_post_without_javascript_redirects_303_to_the_thank_you_page() {
     let app = TestApp::start().await;
-    let form = [("name", "Ann"), ("email", "ann@example.org"), ("subject", "Hi"), ("message", "By form."), ("website", "")];
+    let form = [
+        ("name", "Ann"),
+        ("email", "ann@example.org"),
+        ("subject", "Hi"),
+        ("message", "By form."),
+        ("website", ""),
+    ];
     let response = app.post_form("203.0.113.17", &form).send().await.unwrap();
     assert_eq!(response.status(), 303);
     assert_eq!(response.headers()["location"], "/contact/#contact-sent");
-    let (message, status): (String, String) = sqlx::query_as("SELECT message, status FROM submissions").fetch_one(&app.pool).await.unwrap();
+    let (message, status): (String, String) =
+        sqlx::query_as("SELECT message, status FROM submissions")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     assert_eq!((message.as_str(), status.as_str()), ("By form.", "accepted"));
     assert_eq!(app.smtp.wait_for(1, Duration::from_secs(10)).await.len(), 1);
 }
@@ -206,7 +229,8 @@ async fn no_javascript_hold_policy_stores_as_held_and_mails_nobody() {
     let form = [("name", "Ann"), ("email", "ann@example.org"), ("message", "Held.")];
     let response = app.post_form("203.0.113.19", &form).send().await.unwrap();
     assert_eq!(response.headers()["location"], "/contact/#contact-sent");
-    let status: String = sqlx::query_scalar("SELECT status FROM submissions").fetch_one(&app.pool).await.unwrap();
+    let status: String =
+        sqlx::query_scalar("SELECT status FROM submissions").fetch_one(&app.pool).await.unwrap();
     assert_eq!(status, "held");
     assert_eq!(app.count("SELECT count(*) FROM outbox").await, 0);
 }
@@ -240,20 +264,29 @@ async fn rate_limited_form_post_gets_429_page_with_retry_after() {
 async fn siteverify() -> String {
     async fn verify(Form(form): Form<std::collections::HashMap<String, String>>) -> Json<Value> {
         assert_eq!(form.get("secret").map(String::as_str), Some("captcha-secret"));
-        let good = json!({"success": true, "hostname": "kiln.test", "action": "contact", "score": 0.9});
+        let good =
+            json!({"success": true, "hostname": "kiln.test", "action": "contact", "score": 0.9});
         Json(match form.get("response").map(String::as_str) {
             Some("good") => good,
             Some("hcaptcha-style") => json!({"success": true, "hostname": "kiln.test"}),
-            Some("low-score") => json!({"success": true, "hostname": "kiln.test", "action": "contact", "score": 0.1}),
-            Some("other-host") => json!({"success": true, "hostname": "evil.example", "action": "contact", "score": 0.9}),
-            Some("other-action") => json!({"success": true, "hostname": "kiln.test", "action": "login", "score": 0.9}),
+            Some("low-score") => {
+                json!({"success": true, "hostname": "kiln.test", "action": "contact", "score": 0.1})
+            }
+            Some("other-host") => {
+                json!({"success": true, "hostname": "evil.example", "action": "contact", "score": 0.9})
+            }
+            Some("other-action") => {
+                json!({"success": true, "hostname": "kiln.test", "action": "login", "score": 0.9})
+            }
             Some("no-host") => json!({"success": true, "action": "contact", "score": 0.9}),
             _ => json!({"success": false, "error-codes": ["invalid-input-response"]}),
         })
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, axum::Router::new().route("/siteverify", post(verify))).await });
+    tokio::spawn(async move {
+        axum::serve(listener, axum::Router::new().route("/siteverify", post(verify))).await
+    });
     format!("http://{addr}/siteverify")
 }
 
@@ -284,7 +317,11 @@ async fn captcha_verifier_checks_success_score_hostname_and_action() {
             Some(reason) => {
                 assert_eq!(response.status(), 400, "{token}");
                 let body: Value = response.json().await.unwrap();
-                assert_eq!(body["error"]["message"], format!("submission refused: {reason}"), "{token}");
+                assert_eq!(
+                    body["error"]["message"],
+                    format!("submission refused: {reason}"),
+                    "{token}"
+                );
             }
         }
     }
@@ -301,7 +338,8 @@ async fn captcha_verifier_that_is_down_fails_closed() {
     .await;
     let mut body = valid();
     body["captcha_token"] = json!("good");
-    let body: Value = app.post_json("203.0.113.23", &body).send().await.unwrap().json().await.unwrap();
+    let body: Value =
+        app.post_json("203.0.113.23", &body).send().await.unwrap().json().await.unwrap();
     assert_eq!(body["error"]["message"], "submission refused: captcha_unavailable");
     assert_eq!(app.count("SELECT count(*) FROM submissions").await, 0);
 }
@@ -309,8 +347,12 @@ async fn captcha_verifier_that_is_down_fails_closed() {
 #[tokio::test(flavor = "multi_thread")]
 async fn health_reports_database_and_outbox_state() {
     let app = TestApp::start().await;
-    let body: Value = app.http.get(app.url("/api/health")).send().await.unwrap().json().await.unwrap();
-    assert_eq!(body, json!({"status": "ok", "database": "ok", "outbox": {"pending": 0, "parked": 0}}));
+    let body: Value =
+        app.http.get(app.url("/api/health")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        body,
+        json!({"status": "ok", "database": "ok", "outbox": {"pending": 0, "parked": 0}})
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -319,7 +361,8 @@ async fn health_is_503_when_the_database_is_unreachable() {
 
     let db = common::TestDb::new().await;
     let mut config = common::config(&db, "smtp://127.0.0.1:1");
-    config.database.database_url = format!("postgres://postgres@127.0.0.1:{}/none", common::free_port());
+    config.database.database_url =
+        format!("postgres://postgres@127.0.0.1:{}/none", common::free_port());
     let pool = kiln_api::db::pool(&config.database).unwrap();
     let app = kiln_api::app::router(Arc::new(kiln_api::app::AppState::new(config, pool)));
     let request = axum::http::Request::get("/api/health").body(axum::body::Body::empty()).unwrap();

@@ -22,11 +22,13 @@ struct Row {
 }
 
 async fn row(app: &TestApp, id: &str) -> Row {
-    sqlx::query_as("SELECT name, email, subject, message, status FROM submissions WHERE id = $1::uuid")
-        .bind(id)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap()
+    sqlx::query_as(
+        "SELECT name, email, subject, message, status FROM submissions WHERE id = $1::uuid",
+    )
+    .bind(id)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap()
 }
 
 /// C01.
@@ -34,7 +36,11 @@ async fn row(app: &TestApp, id: &str) -> Row {
 async fn unicode_and_emoji_fields_are_stored_byte_identical_and_mailed_encoded() {
     let app = TestApp::start().await;
     let sent = fields("Zoë Ñandú 🦀", "zoe@example.org", "Café ☕", "Grüße 👋\nsecond line");
-    let response = app.post_json("198.51.100.1", &app.with_challenge(sent.clone()).await).send().await.unwrap();
+    let response = app
+        .post_json("198.51.100.1", &app.with_challenge(sent.clone()).await)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), 201);
     let body: Value = response.json().await.unwrap();
     let id = body["id"].as_str().unwrap().to_owned();
@@ -70,13 +76,22 @@ async fn unicode_and_emoji_fields_are_stored_byte_identical_and_mailed_encoded()
 async fn header_injection_in_single_line_fields_is_a_field_error_and_nothing_is_stored() {
     let app = TestApp::start().await;
     let cases = [
-        ("name", fields("Bob\r\nBcc: one@example.net, two@example.net", "bob@example.org", "Hi", "hello")),
+        (
+            "name",
+            fields(
+                "Bob\r\nBcc: one@example.net, two@example.net",
+                "bob@example.org",
+                "Hi",
+                "hello",
+            ),
+        ),
         ("subject", fields("Bob", "bob@example.org", "Hi\r\n\r\nfake body", "hello")),
         ("email", fields("Bob", "x@example.org\r\nCc: three@example.net", "Hi", "hello")),
         ("name", fields("Bob\0", "bob@example.org", "Hi", "hello")),
     ];
     for (field, body) in cases {
-        let response = app.post_json("198.51.100.2", &app.with_challenge(body).await).send().await.unwrap();
+        let response =
+            app.post_json("198.51.100.2", &app.with_challenge(body).await).send().await.unwrap();
         assert_eq!(response.status(), 422, "{field}");
         let error: Value = response.json().await.unwrap();
         assert_eq!(error["error"]["code"], "invalid_fields");
@@ -87,15 +102,24 @@ async fn header_injection_in_single_line_fields_is_a_field_error_and_nothing_is_
     assert_eq!(app.count("SELECT count(*) FROM outbox").await, 0);
 
     // Line breaks are fine in the message, and cannot reach the headers from there.
-    let body = fields("Bob", "bob@example.org", "Hi", "line one\r\nBcc: four@example.net\r\n\r\nfake body");
-    let response = app.post_json("198.51.100.2", &app.with_challenge(body).await).send().await.unwrap();
+    let body = fields(
+        "Bob",
+        "bob@example.org",
+        "Hi",
+        "line one\r\nBcc: four@example.net\r\n\r\nfake body",
+    );
+    let response =
+        app.post_json("198.51.100.2", &app.with_challenge(body).await).send().await.unwrap();
     assert_eq!(response.status(), 201);
     let mails = app.smtp.wait_for(1, MAIL_WAIT).await;
     assert_eq!(mails[0].rcpt_tos, ["owner@kiln.test"]);
     let headers = mails[0].raw_headers();
     for line in headers.lines() {
         let lower = line.to_ascii_lowercase();
-        assert!(!lower.starts_with("bcc:") && !lower.starts_with("cc:"), "unexpected header {line}");
+        assert!(
+            !lower.starts_with("bcc:") && !lower.starts_with("cc:"),
+            "unexpected header {line}"
+        );
     }
     assert_eq!(headers.lines().filter(|l| l.starts_with("To:")).count(), 1);
     let parsed = mails[0].parsed();
@@ -144,7 +168,8 @@ async fn oversized_body_from_direct_client_is_answered_and_connection_closed_unr
     stream.write_all(request_head("Content-Length: 5242880\r\n").as_bytes()).await.unwrap();
     let mut answer = Vec::new();
     // Well under the 2 s a drain for the proxy would hold the connection.
-    let closed = tokio::time::timeout(Duration::from_millis(1500), stream.read_to_end(&mut answer)).await;
+    let closed =
+        tokio::time::timeout(Duration::from_millis(1500), stream.read_to_end(&mut answer)).await;
     assert!(closed.is_ok(), "connection left open");
     assert!(String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 413"));
 }
@@ -169,7 +194,10 @@ async fn oversized_chunked_body_gets_413_and_server_stays_responsive() {
         sent
     });
     let mut answer = vec![0u8; 1024];
-    let n = tokio::time::timeout(Duration::from_secs(5), reader.read(&mut answer)).await.unwrap().unwrap();
+    let n = tokio::time::timeout(Duration::from_secs(5), reader.read(&mut answer))
+        .await
+        .unwrap()
+        .unwrap();
     let answer = String::from_utf8_lossy(&answer[..n]).into_owned();
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     drop(reader);
@@ -183,17 +211,20 @@ async fn oversized_chunked_body_gets_413_and_server_stays_responsive() {
 #[tokio::test(flavor = "multi_thread")]
 async fn message_of_200_kb_gets_413_and_one_of_20_000_chars_a_field_error() {
     let app = TestApp::start().await;
-    let huge = app.with_challenge(fields("Bob", "bob@example.org", "Hi", &"x".repeat(200_000))).await;
+    let huge =
+        app.with_challenge(fields("Bob", "bob@example.org", "Hi", &"x".repeat(200_000))).await;
     let response = app.post_json("198.51.100.3", &huge).send().await.unwrap();
     assert_eq!(response.status(), 413);
 
-    let long = app.with_challenge(fields("Bob", "bob@example.org", "Hi", &"x".repeat(20_000))).await;
+    let long =
+        app.with_challenge(fields("Bob", "bob@example.org", "Hi", &"x".repeat(20_000))).await;
     let response = app.post_json("198.51.100.3", &long).send().await.unwrap();
     assert_eq!(response.status(), 422);
     let error: Value = response.json().await.unwrap();
     assert_eq!(error["error"]["fields"]["message"], "must be between 1 and 10000 characters");
 
-    let long_name = app.with_challenge(fields(&"n".repeat(101), "bob@example.org", "Hi", "hello")).await;
+    let long_name =
+        app.with_challenge(fields(&"n".repeat(101), "bob@example.org", "Hi", "hello")).await;
     let response = app.post_json("198.51.100.3", &long_name).send().await.unwrap();
     let error: Value = response.json().await.unwrap();
     assert_eq!(error["error"]["fields"]["name"], "must be between 1 and 100 characters");
@@ -247,14 +278,19 @@ async fn content_length_100_followed_by_5_mib_reads_only_100_bytes() {
 #[tokio::test(flavor = "multi_thread")]
 async fn double_submit_with_same_idempotency_key_stores_and_mails_once() {
     let app = TestApp::start().await;
-    let body = app.with_challenge(fields("Ann", "ann@example.org", "Hello", "Only once, please.")).await;
-    let send = || app.post_json("198.51.100.5", &body).header("idempotency-key", "2f1c0a8e-double").send();
+    let body =
+        app.with_challenge(fields("Ann", "ann@example.org", "Hello", "Only once, please.")).await;
+    let send =
+        || app.post_json("198.51.100.5", &body).header("idempotency-key", "2f1c0a8e-double").send();
 
     let first = send().await.unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
     let second = send().await.unwrap();
     let third = send().await.unwrap();
-    assert_eq!([first.status(), second.status(), third.status()].map(|s| s.as_u16()), [201, 201, 201]);
+    assert_eq!(
+        [first.status(), second.status(), third.status()].map(|s| s.as_u16()),
+        [201, 201, 201]
+    );
     assert_eq!(second.headers()["idempotent-replayed"], "true");
     let first: Value = first.json().await.unwrap();
     let second: Value = second.json().await.unwrap();
@@ -290,15 +326,33 @@ async fn concurrent_requests_with_same_key_get_the_same_id() {
 async fn identical_bodies_without_key_collapse_and_new_message_is_accepted() {
     let app = TestApp::start().await;
     let text = fields("Ann", "ann@example.org", "Hello", "Same words.");
-    let first: Value = app.post_json("198.51.100.7", &app.with_challenge(text.clone()).await).send().await.unwrap().json().await.unwrap();
+    let first: Value = app
+        .post_json("198.51.100.7", &app.with_challenge(text.clone()).await)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     // A fresh challenge (a reloaded page) does not make the same text new.
-    let again = app.post_json("198.51.100.7", &app.with_challenge(text.clone()).await).send().await.unwrap();
+    let again = app
+        .post_json("198.51.100.7", &app.with_challenge(text.clone()).await)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(again.status(), 201);
     let again: Value = again.json().await.unwrap();
     assert_eq!(first["id"], again["id"]);
 
     // The same text from another client is its own submission.
-    let other: Value = app.post_json("198.51.100.8", &app.with_challenge(text).await).send().await.unwrap().json().await.unwrap();
+    let other: Value = app
+        .post_json("198.51.100.8", &app.with_challenge(text).await)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_ne!(first["id"], other["id"]);
 
     let new = fields("Ann", "ann@example.org", "Hello", "Something else entirely.");

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use common::{SmtpSink, TestApp, TestDb, fields};
 use kiln_api::events::{
-    ContactSubmitted, Dispatcher, Event, Handler, HandlerFuture, Propagation, Subscriber, Subscription,
+    ContactSubmitted, Dispatcher, Event, Handler, HandlerFuture, Propagation, Subscriber,
+    Subscription,
 };
 use kiln_api::mail::Mailer;
 use kiln_api::outbox::{Outcome, RetryPolicy, Worker};
@@ -31,7 +32,10 @@ where
 }
 
 async fn job_state(app: &TestApp) -> (String, i32, Option<String>) {
-    sqlx::query_as("SELECT status, attempts, last_error FROM outbox").fetch_one(&app.pool).await.unwrap()
+    sqlx::query_as("SELECT status, attempts, last_error FROM outbox")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -54,7 +58,9 @@ async fn mail_waits_in_outbox_while_smtp_is_down_and_goes_out_when_it_returns() 
     let mails = sink.wait_for(1, Duration::from_secs(15)).await;
     assert_eq!(mails.len(), 1);
     assert_eq!(mails[0].parsed().subject(), Some("[Contact] Down"));
-    assert!(wait_until(Duration::from_secs(5), || async { job_state(&app).await.0 == "sent" }).await);
+    assert!(
+        wait_until(Duration::from_secs(5), || async { job_state(&app).await.0 == "sent" }).await
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -65,12 +71,16 @@ async fn job_that_keeps_failing_is_parked_and_requeue_sends_it() {
         c.mail.outbox_max_attempts = 3;
     })
     .await;
-    let body = app.with_challenge(fields("Ann", "ann@example.org", "Parked", "Keeps failing.")).await;
+    let body =
+        app.with_challenge(fields("Ann", "ann@example.org", "Parked", "Keeps failing.")).await;
     assert_eq!(app.post_json("198.51.100.31", &body).send().await.unwrap().status(), 201);
 
-    assert!(wait_until(Duration::from_secs(10), || async { job_state(&app).await.0 == "parked" }).await);
+    assert!(
+        wait_until(Duration::from_secs(10), || async { job_state(&app).await.0 == "parked" }).await
+    );
     assert_eq!(job_state(&app).await.1, 3);
-    let health: Value = app.http.get(app.url("/api/health")).send().await.unwrap().json().await.unwrap();
+    let health: Value =
+        app.http.get(app.url("/api/health")).send().await.unwrap().json().await.unwrap();
     assert_eq!(health["outbox"]["parked"], 1);
 
     let sink = SmtpSink::start_on(port);
@@ -84,12 +94,22 @@ async fn job_that_keeps_failing_is_parked_and_requeue_sends_it() {
 async fn two_workers_never_send_the_same_job() {
     let app = TestApp::start_with(|c| c.outbox_worker = false).await;
     for i in 0..20 {
-        let body = app.with_challenge(fields("Ann", "ann@example.org", &format!("n{i}"), "Count me once.")).await;
+        let body = app
+            .with_challenge(fields("Ann", "ann@example.org", &format!("n{i}"), "Count me once."))
+            .await;
         assert_eq!(app.post_json("198.51.100.32", &body).send().await.unwrap().status(), 201);
     }
     let config = common::config(&app.db, &app.smtp.url());
     let retry = RetryPolicy { max_attempts: 3, backoff: Duration::from_millis(50) };
-    let worker = |pool| Worker::new(pool, Mailer::new(&config.mail).unwrap(), retry, Duration::from_millis(50), Default::default());
+    let worker = |pool| {
+        Worker::new(
+            pool,
+            Mailer::new(&config.mail).unwrap(),
+            retry,
+            Duration::from_millis(50),
+            Default::default(),
+        )
+    };
     let (a, b) = (worker(app.db.pool().await), worker(app.db.pool().await));
     let drain = |w: Worker| async move {
         let mut sent = 0;
@@ -102,7 +122,8 @@ async fn two_workers_never_send_the_same_job() {
     assert_eq!(sent_a.unwrap() + sent_b.unwrap(), 20);
 
     let mails = app.smtp.wait_for(20, Duration::from_secs(5)).await;
-    let mut subjects: Vec<String> = mails.iter().map(|m| m.parsed().subject().unwrap().to_owned()).collect();
+    let mut subjects: Vec<String> =
+        mails.iter().map(|m| m.parsed().subject().unwrap().to_owned()).collect();
     subjects.sort();
     subjects.dedup();
     assert_eq!(subjects.len(), 20);
@@ -118,7 +139,11 @@ struct Probe {
 }
 
 impl Handler<ContactSubmitted> for Probe {
-    fn handle<'a>(&'a self, _event: &'a ContactSubmitted, conn: &'a mut PgConnection) -> HandlerFuture<'a> {
+    fn handle<'a>(
+        &'a self,
+        _event: &'a ContactSubmitted,
+        conn: &'a mut PgConnection,
+    ) -> HandlerFuture<'a> {
         Box::pin(async move {
             self.log.lock().unwrap().push(self.name);
             sqlx::query("SELECT 1").execute(conn).await?;
@@ -138,7 +163,12 @@ impl Subscriber for Probe {
     }
 }
 
-fn probe(name: &'static str, priority: i32, flow: Propagation, log: &Arc<Mutex<Vec<&'static str>>>) -> Arc<Probe> {
+fn probe(
+    name: &'static str,
+    priority: i32,
+    flow: Propagation,
+    log: &Arc<Mutex<Vec<&'static str>>>,
+) -> Arc<Probe> {
     Arc::new(Probe { name, priority, flow, fail: false, log: Arc::clone(log) })
 }
 
@@ -180,7 +210,13 @@ async fn failing_subscriber_added_at_run_time_rolls_back_the_submission() {
     let app = TestApp::start().await;
     let state = &app.service.as_ref().unwrap().state;
     let log = Arc::new(Mutex::new(Vec::new()));
-    let failing = Arc::new(Probe { name: "failing", priority: -10, flow: Propagation::Continue, fail: true, log: Arc::clone(&log) });
+    let failing = Arc::new(Probe {
+        name: "failing",
+        priority: -10,
+        flow: Propagation::Continue,
+        fail: true,
+        log: Arc::clone(&log),
+    });
     let id = state.events.add(failing);
 
     let body = app.with_challenge(fields("Ann", "ann@example.org", "Hi", "Rolled back.")).await;
@@ -201,6 +237,7 @@ async fn failing_subscriber_added_at_run_time_rolls_back_the_submission() {
 async fn default_subscribers_log_then_gate_then_mail() {
     let app = TestApp::start().await;
     let described = app.service.as_ref().unwrap().state.events.describe();
-    let names: Vec<(&str, i32)> = described.iter().map(|(name, _, priority)| (*name, *priority)).collect();
+    let names: Vec<(&str, i32)> =
+        described.iter().map(|(name, _, priority)| (*name, *priority)).collect();
     assert_eq!(names, [("activity_log", 100), ("spam_gate", 50), ("mail_notification", 0)]);
 }

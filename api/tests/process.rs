@@ -43,15 +43,24 @@ fn serve(db: &TestDb, smtp_url: &str) -> Command {
 impl Running {
     async fn start(mut cmd: Command) -> Self {
         kiln_api::install_crypto_provider();
-        let port: u16 = cmd.get_envs().find(|(k, _)| *k == "KILN_PORT_FOR_TEST").unwrap().1.unwrap().to_str().unwrap().parse().unwrap();
+        let port: u16 = cmd
+            .get_envs()
+            .find(|(k, _)| *k == "KILN_PORT_FOR_TEST")
+            .unwrap()
+            .1
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
         let child = cmd.spawn().unwrap();
         let running = Self { child, port };
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
-            if let Ok(r) = reqwest::get(running.url("/api/health")).await {
-                if r.status() == 200 {
-                    return running;
-                }
+            if let Ok(r) = reqwest::get(running.url("/api/health")).await
+                && r.status() == 200
+            {
+                return running;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -63,12 +72,17 @@ impl Running {
     }
 
     fn signal(&self, name: &str) {
-        let status = Command::new("kill").arg(format!("-{name}")).arg(self.child.id().to_string()).status().unwrap();
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
         assert!(status.success());
     }
 
     async fn body_with_challenge(&self, message: &str) -> Value {
-        let issued: Value = reqwest::get(self.url("/api/contact/challenge")).await.unwrap().json().await.unwrap();
+        let issued: Value =
+            reqwest::get(self.url("/api/contact/challenge")).await.unwrap().json().await.unwrap();
         let token = issued["token"].as_str().unwrap().to_owned();
         let mut body = fields("Ann", "ann@example.org", "Process", message);
         body["pow"] = json!(solve(&token, issued["difficulty"].as_u64().unwrap() as u8));
@@ -100,7 +114,8 @@ async fn sigterm_finishes_the_request_in_flight_then_exits_cleanly() {
     let db = TestDb::new().await;
     let smtp = SmtpSink::start();
     let mut running = Running::start(serve(&db, &smtp.url())).await;
-    let body = serde_json::to_vec(&running.body_with_challenge("Sent across a SIGTERM.").await).unwrap();
+    let body =
+        serde_json::to_vec(&running.body_with_challenge("Sent across a SIGTERM.").await).unwrap();
 
     let mut stream = TcpStream::connect(("127.0.0.1", running.port)).await.unwrap();
     let head = format!(
@@ -115,7 +130,10 @@ async fn sigterm_finishes_the_request_in_flight_then_exits_cleanly() {
     running.signal("TERM");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(running.child.try_wait().unwrap().is_none(), "exited with a request in flight");
-    assert!(TcpStream::connect(("127.0.0.1", running.port)).await.is_err(), "still accepting after SIGTERM");
+    assert!(
+        TcpStream::connect(("127.0.0.1", running.port)).await.is_err(),
+        "still accepting after SIGTERM"
+    );
 
     stream.write_all(&body[10..]).await.unwrap();
     let mut answer = String::new();
@@ -204,7 +222,10 @@ async fn export_writes_every_submission_as_csv() {
     let output = run(&db, &["export"]);
     let mut reader = csv::Reader::from_reader(output.stdout.as_slice());
     let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
-    assert_eq!(header, ["id", "created_at", "status", "spam_reason", "name", "email", "subject", "message"]);
+    assert_eq!(
+        header,
+        ["id", "created_at", "status", "spam_reason", "name", "email", "subject", "message"]
+    );
     let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     assert_eq!(records.len(), 4);
     assert_eq!(&records[0][4], "Zoë", "oldest first");
@@ -220,10 +241,19 @@ async fn forget_deletes_every_submission_and_job_for_an_address() {
     let db = TestDb::new().await;
     let pool = seed(&db).await;
     let output = run(&db, &["forget", "ZOE@example.org"]);
-    assert_eq!(String::from_utf8_lossy(&output.stderr).trim(), "Deleted 2 submission(s) and their mail jobs for that address");
-    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM submissions WHERE lower(email) = 'zoe@example.org'").fetch_one(&pool).await.unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr).trim(),
+        "Deleted 2 submission(s) and their mail jobs for that address"
+    );
+    let left: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM submissions WHERE lower(email) = 'zoe@example.org'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
     assert_eq!(left, 0);
-    let jobs: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox").fetch_one(&pool).await.unwrap();
+    let jobs: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM outbox").fetch_one(&pool).await.unwrap();
     assert_eq!(jobs, 2);
 }
 
@@ -232,11 +262,20 @@ async fn purge_deletes_submissions_older_than_retention() {
     let db = TestDb::new().await;
     let pool = seed(&db).await;
     run(&db, &["purge", "--retention", "365d"]);
-    let names: Vec<String> = sqlx::query_scalar("SELECT name FROM submissions ORDER BY created_at").fetch_all(&pool).await.unwrap();
+    let names: Vec<String> = sqlx::query_scalar("SELECT name FROM submissions ORDER BY created_at")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
     assert_eq!(names, ["Cy, \"the\" tester", "Zoë", "Bob"]);
-    let output = Command::new(BIN).args(["purge"]).env("KILN_DATABASE_URL", &db.url).env("KILN_RETENTION", "36h").output().unwrap();
+    let output = Command::new(BIN)
+        .args(["purge"])
+        .env("KILN_DATABASE_URL", &db.url)
+        .env("KILN_RETENTION", "36h")
+        .output()
+        .unwrap();
     assert!(output.status.success());
-    let names: Vec<String> = sqlx::query_scalar("SELECT name FROM submissions").fetch_all(&pool).await.unwrap();
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT name FROM submissions").fetch_all(&pool).await.unwrap();
     assert_eq!(names, ["Bob"]);
 }
 
@@ -247,15 +286,27 @@ async fn jobs_list_shows_parked_jobs_and_requeue_makes_them_due() {
     let listed = String::from_utf8(run(&db, &["jobs", "list"]).stdout).unwrap();
     let lines: Vec<&str> = listed.lines().collect();
     assert_eq!(lines.len(), 5, "{listed}");
-    assert!(lines[1].contains("mail.contact") && lines[1].contains("parked") && lines[1].contains("smtp delivery failed"), "{listed}");
+    assert!(
+        lines[1].contains("mail.contact")
+            && lines[1].contains("parked")
+            && lines[1].contains("smtp delivery failed"),
+        "{listed}"
+    );
 
-    let first: i64 = sqlx::query_scalar("SELECT min(id) FROM outbox").fetch_one(&pool).await.unwrap();
+    let first: i64 =
+        sqlx::query_scalar("SELECT min(id) FROM outbox").fetch_one(&pool).await.unwrap();
     run(&db, &["jobs", "requeue", &first.to_string()]);
-    let (status, attempts): (String, i32) = sqlx::query_as("SELECT status, attempts FROM outbox WHERE id = $1").bind(first).fetch_one(&pool).await.unwrap();
+    let (status, attempts): (String, i32) =
+        sqlx::query_as("SELECT status, attempts FROM outbox WHERE id = $1")
+            .bind(first)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
     assert_eq!((status.as_str(), attempts), ("pending", 0));
 
     let output = run(&db, &["jobs", "requeue", "--all"]);
     assert_eq!(String::from_utf8_lossy(&output.stderr).trim(), "Requeued 3 parked job(s)");
-    let pending = String::from_utf8(run(&db, &["jobs", "list", "--status", "pending"]).stdout).unwrap();
+    let pending =
+        String::from_utf8(run(&db, &["jobs", "list", "--status", "pending"]).stdout).unwrap();
     assert_eq!(pending.lines().count(), 5);
 }

@@ -270,7 +270,7 @@ impl Default for SectionFront {
         SectionFront {
             title: None,
             description: None,
-            sort_by: SortBy::None,
+            sort_by: SortBy::Date,
             paginate_by: None,
             paginate_path: "page".to_owned(),
             paginate_reversed: false,
@@ -293,7 +293,8 @@ impl Default for SectionFront {
 /// How a section orders its pages; written as Zola's lowercase names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SortBy {
-    /// `date`: newest first.
+    /// `date`: newest first. The default: a section without `sort_by` is a list of posts.
+    #[default]
     Date,
     /// `update_date`: most recently updated first.
     UpdateDate,
@@ -305,8 +306,7 @@ pub enum SortBy {
     Weight,
     /// `slug`: by slug.
     Slug,
-    /// `none`: no order is promised.
-    #[default]
+    /// `none`: in content path order.
     None,
 }
 
@@ -458,7 +458,7 @@ fn read_section_key(section: &mut SectionFront, entry: &Entry, r: &mut Reader) {
     match entry.key.as_ref() {
         "title" => section.title = r.string(entry),
         "description" => section.description = r.string(entry),
-        "sort_by" => section.sort_by = r.choice(entry, SORT_CHOICES).unwrap_or_default(),
+        "sort_by" => section.sort_by = r.sort_by(entry),
         "paginate_by" => section.paginate_by = r.count(entry),
         "paginate_path" => {
             if let Some(path) = r.string(entry) {
@@ -1063,6 +1063,22 @@ impl Reader {
             format!("`{}` must be one of {}, found `{text}`", entry.key, names.join(", "));
         self.error(entry.line, &entry.key, message);
         None
+    }
+
+    /// An unknown `sort_by` is a warning, not an error: the section still builds, in date
+    /// order, which is what a blog section most likely wants.
+    fn sort_by(&mut self, entry: &Entry) -> SortBy {
+        let Some(text) = self.string(entry) else { return SortBy::Date };
+        if let Some((_, value)) = SORT_CHOICES.iter().find(|(name, _)| *name == text) {
+            return *value;
+        }
+        let names: Vec<String> = SORT_CHOICES.iter().map(|(name, _)| format!("`{name}`")).collect();
+        let message = format!(
+            "`sort_by` must be one of {}, found `{text}`; sorting by date",
+            names.join(", ")
+        );
+        self.problems.push(Problem::new(entry.line, Some("sort_by"), message, true));
+        SortBy::Date
     }
 
     fn date(&mut self, entry: &Entry) -> Option<DateTime<Utc>> {
@@ -1870,7 +1886,7 @@ name = "a"
         let (section, warnings) = section("+++\n+++\n").unwrap();
         assert_eq!((section, warnings), (SectionFront::default(), vec![]));
         let defaults = SectionFront::default();
-        assert_eq!((defaults.sort_by, defaults.paginate_path.as_str()), (SortBy::None, "page"));
+        assert_eq!((defaults.sort_by, defaults.paginate_path.as_str()), (SortBy::Date, "page"));
         assert!(defaults.render && defaults.in_search_index && !defaults.transparent);
     }
 
@@ -1937,12 +1953,14 @@ banner = "b.png"
             let (section, _) = section(&format!("---\nsort_by: {name}\n---\n")).unwrap();
             assert_eq!(section.sort_by, sort_by, "{name}");
         }
-        let errors = section("+++\nsort_by = \"order\"\n+++\n").unwrap_err();
+        let (unknown, warnings) = section("+++\nsort_by = \"order\"\n+++\n").unwrap();
+        assert_eq!(unknown.sort_by, SortBy::Date);
         assert_eq!(
-            errors[0].message,
-            "`sort_by` must be one of `date`, `update_date`, `title`, `title_bytes`, `weight`, `slug`, `none`, found `order`"
+            warnings[0].message,
+            "`sort_by` must be one of `date`, `update_date`, `title`, `title_bytes`, `weight`, `slug`, `none`, found `order`; sorting by date"
         );
-        assert_eq!((errors[0].line, errors[0].key.as_deref()), (Some(2), Some("sort_by")));
+        assert!(warnings[0].is_warning);
+        assert_eq!((warnings[0].line, warnings[0].key.as_deref()), (Some(2), Some("sort_by")));
     }
 
     #[test]

@@ -963,7 +963,7 @@ fn status_problem(status: TargetStatus) -> Option<&'static str> {
 
 fn anchor_link_html(id: &str) -> String {
     let mut html = String::with_capacity(id.len() + 72);
-    html.push_str("<a class=\"anchor\" href=\"#");
+    html.push_str("<a class=\"heading-anchor\" href=\"#");
     push_escaped_html(&mut html, id);
     html.push_str("\" aria-label=\"Link to this section\">#</a>");
     html
@@ -1269,7 +1269,7 @@ mod tests {
         assert_eq!(
             rendered.html,
             "<h2 id=\"hello-world-now\">Hello <em>world</em> <code>now</code>\
-             <a class=\"anchor\" href=\"#hello-world-now\" aria-label=\"Link to this section\">#</a>\
+             <a class=\"heading-anchor\" href=\"#hello-world-now\" aria-label=\"Link to this section\">#</a>\
              </h2>\n"
         );
         assert_eq!(rendered.toc[0].title, "Hello world now");

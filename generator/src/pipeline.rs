@@ -7,6 +7,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -99,7 +100,7 @@ pub fn build(request: &BuildRequest) -> Result<BuildReport, BuildFailed> {
     let assets = tree.assets.clone();
     let (site, site_diags) = Site::assemble(config, tree, &options);
     diags.extend(site_diags);
-    let Some(mut site) = site else { return Err(fail(diags)) };
+    let mut site = site;
     for (source, skip) in &site.skipped {
         let why = match skip {
             Skip::Draft => "a draft (build with --drafts to include it)",
@@ -109,7 +110,8 @@ pub fn build(request: &BuildRequest) -> Result<BuildReport, BuildFailed> {
     }
 
     // Markdown.
-    diags.extend(render_markdown(&mut site));
+    let highlighter = site.config.markdown.highlight_code.then(Highlighter::with_default_themes).and_then(Result::ok);
+    diags.extend(render_markdown(&mut site, highlighter.as_ref()));
     diags.extend(check_anchors(&site));
 
     // Templates and files.
@@ -122,19 +124,22 @@ pub fn build(request: &BuildRequest) -> Result<BuildReport, BuildFailed> {
     };
     diags.extend(check_named_templates(&site, &templates));
     let (copies, asset_urls) = files_to_copy(root, &site, &assets);
-    let embedded = embedded_static(root, site.config.theme.as_deref());
+    let embedded = embedded_static(site.config.theme.as_deref(), highlighter.as_ref());
 
     // Values and the plan.
     let values = Values::build(&site, &asset_urls);
     templates.set_lookup(lookup(&site, &values, &copies, &embedded));
-    let plan = match render::plan(&site, copies, embedded) {
-        Ok(plan) => plan,
-        Err(errors) => {
-            diags.extend(errors);
-            return Err(fail(diags));
-        }
-    };
+    let (plan, plan_errors) = render::plan(&site, copies, embedded);
+    diags.extend(plan_errors);
+    let by_date = render::all_pages_by_date(&site);
+    let renderer = Renderer { site: &site, values: &values, templates: &templates, by_date: &by_date };
+
+    // With errors already found, render without writing, only to report the render errors
+    // too; the output folder is not touched.
     if diags.iter().any(Diagnostic::is_error) {
+        let errors: Vec<Diagnostic> =
+            plan.par_iter().filter_map(|planned| renderer.render(planned).err()).collect();
+        diags.extend(errors);
         return Err(fail(diags));
     }
 
@@ -142,15 +147,13 @@ pub fn build(request: &BuildRequest) -> Result<BuildReport, BuildFailed> {
     let stager = Stager::open(&state_dir, &output).map_err(|err| {
         fail(vec![Diagnostic::error(None, None, format!("cannot open output {}: {err}", output.display()))])
     })?;
-    let by_date = render::all_pages_by_date(&site);
-    let renderer = Renderer { site: &site, values: &values, templates: &templates, by_date: &by_date };
     let errors: Vec<Diagnostic> = plan
         .par_iter()
         .filter_map(|planned| {
             let bytes = renderer.render(planned);
             let staged = bytes.and_then(|bytes| match bytes {
                 Bytes::Owned(bytes) => stager.stage(&planned.path, &bytes, planned.sources.clone()),
-                Bytes::Static(bytes) => stager.stage(&planned.path, bytes, planned.sources.clone()),
+                Bytes::Shared(bytes) => stager.stage(&planned.path, &bytes, planned.sources.clone()),
                 Bytes::File(from) => stager.stage_copy(&planned.path, &from, planned.sources.clone()),
             });
             staged.err()
@@ -206,12 +209,11 @@ fn markdown_options(config: &Config) -> MarkdownOptions {
 
 /// Renders the markdown of every page and section in parallel and keeps the result on the
 /// model. Returns the problems, with lines of the source file.
-fn render_markdown(site: &mut Site) -> Vec<Diagnostic> {
+fn render_markdown(site: &mut Site, highlighter: Option<&Highlighter>) -> Vec<Diagnostic> {
     let options = markdown_options(&site.config);
-    let highlighter = site.config.markdown.highlight_code.then(Highlighter::with_default_themes).and_then(Result::ok);
     let links = Links(site);
     let render_one = |body: &str, body_line: usize, source: &Source| -> (Rendered, Vec<Diagnostic>) {
-        let rendered = markdown::render(body, &options, highlighter.as_ref(), &links);
+        let rendered = markdown::render(body, &options, highlighter, &links);
         let diags = rendered
             .issues
             .iter()
@@ -374,8 +376,13 @@ fn walk_static(root: &Path, dir: &Path, out: &mut Vec<CopyFile>) {
     }
 }
 
-/// The embedded default theme's static files, unless another theme is chosen.
-fn embedded_static(_root: &Path, theme: Option<&str>) -> Vec<(String, &'static [u8])> {
+/// Where the stylesheet of the default theme takes the generated highlighting rules.
+const HIGHLIGHT_MARKERS: (&str, &str) =
+    ("/* BEGIN GENERATED SYNTAX HIGHLIGHTING */", "/* END GENERATED SYNTAX HIGHLIGHTING */");
+
+/// The embedded default theme's static files, unless another theme is chosen, with the
+/// highlighting rules of `highlighter` written into its stylesheet.
+fn embedded_static(theme: Option<&str>, highlighter: Option<&Highlighter>) -> Vec<(String, Arc<[u8]>)> {
     if theme.is_some_and(|t| t != "default") {
         return Vec::new();
     }
@@ -384,20 +391,40 @@ fn embedded_static(_root: &Path, theme: Option<&str>) -> Vec<(String, &'static [
         collect_embedded(dir, &mut out);
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
+    for (path, bytes) in out.iter_mut() {
+        if path == "style.css"
+            && let Some(highlighter) = highlighter
+            && let Ok(text) = std::str::from_utf8(bytes)
+        {
+            *bytes = fill_highlight_css(text, &highlighter.css()).into_bytes().into();
+        }
+    }
     out
 }
 
-fn collect_embedded(dir: &'static include_dir::Dir<'static>, out: &mut Vec<(String, &'static [u8])>) {
+/// Replaces the text between the highlighting markers of a stylesheet with `css`.
+fn fill_highlight_css(stylesheet: &str, css: &str) -> String {
+    let (begin, end) = HIGHLIGHT_MARKERS;
+    match (stylesheet.find(begin), stylesheet.find(end)) {
+        (Some(start), Some(stop)) if start < stop => {
+            let head = &stylesheet[..start + begin.len()];
+            format!("{head}\n{}\n{}", css.trim(), &stylesheet[stop..])
+        }
+        _ => stylesheet.to_string(),
+    }
+}
+
+fn collect_embedded(dir: &'static include_dir::Dir<'static>, out: &mut Vec<(String, Arc<[u8]>)>) {
     for file in dir.files() {
         let path = file.path().strip_prefix("static").unwrap_or(file.path());
-        out.push((path.to_string_lossy().replace('\\', "/"), file.contents()));
+        out.push((path.to_string_lossy().replace('\\', "/"), Arc::from(file.contents())));
     }
     for sub in dir.dirs() {
         collect_embedded(sub, out);
     }
 }
 
-fn lookup(site: &Site, values: &Values, copies: &[CopyFile], embedded: &[(String, &'static [u8])]) -> Lookup {
+fn lookup(site: &Site, values: &Values, copies: &[CopyFile], embedded: &[(String, Arc<[u8]>)]) -> Lookup {
     let mut lookup = Lookup {
         base_url: site.config.base_url.clone(),
         term_slugs: site.config.slugify.taxonomies,

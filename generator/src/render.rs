@@ -45,8 +45,8 @@ pub enum Job {
     SearchIndex,
     /// A file copied as it is.
     Copy(PathBuf),
-    /// A file of the embedded theme.
-    Embedded(&'static [u8]),
+    /// Bytes the build holds: a file of the embedded theme, or one it generated.
+    Embedded(std::sync::Arc<[u8]>),
 }
 
 /// The pages a feed covers.
@@ -88,8 +88,12 @@ pub fn all_pages_by_date(site: &Site) -> Vec<usize> {
     all
 }
 
-/// Lists every output. Errors name each path that two sources would both write.
-pub fn plan(site: &Site, copies: Vec<CopyFile>, embedded: Vec<(String, &'static [u8])>) -> Result<Vec<Planned>, Vec<Diagnostic>> {
+/// Lists every output, with an error for each path that two sources would both write.
+pub fn plan(
+    site: &Site,
+    copies: Vec<CopyFile>,
+    embedded: Vec<(String, std::sync::Arc<[u8]>)>,
+) -> (Vec<Planned>, Vec<Diagnostic>) {
     let mut out = Vec::new();
     let push = |out: &mut Vec<Planned>, path: String, job: Job, sources: Vec<Source>| {
         out.push(Planned { path, job, sources });
@@ -135,8 +139,9 @@ pub fn plan(site: &Site, copies: Vec<CopyFile>, embedded: Vec<(String, &'static 
         .collect();
     out.extend(extra);
     out.extend(theme);
-    check_duplicates(&out)?;
-    Ok(out)
+    let errors = check_duplicates(&out);
+    out.retain(|planned| !planned.path.is_empty());
+    (out, errors)
 }
 
 fn push_alias(out: &mut Vec<Planned>, alias: &str, target: &str, source: &Source) {
@@ -258,7 +263,7 @@ fn plan_site_files(site: &Site, out: &mut Vec<Planned>) {
     }
 }
 
-fn check_duplicates(out: &[Planned]) -> Result<(), Vec<Diagnostic>> {
+fn check_duplicates(out: &[Planned]) -> Vec<Diagnostic> {
     let mut errors = Vec::new();
     let mut by_path: BTreeMap<&str, Vec<&Planned>> = BTreeMap::new();
     for planned in out {
@@ -274,13 +279,19 @@ fn check_duplicates(out: &[Planned]) -> Result<(), Vec<Diagnostic>> {
         if list.len() < 2 {
             continue;
         }
-        let mut owners: Vec<String> = list.iter().map(|p| format!("`{}`", p.sources[0])).collect();
+        let mut owners: Vec<&Source> = list.iter().map(|p| &p.sources[0]).collect();
         owners.sort();
         owners.dedup();
-        let message = format!("{} outputs would be written to `{path}`, from {}", list.len(), owners.join(", "));
-        errors.push(Diagnostic::error(list[0].sources[0].clone(), None, message));
+        let names: Vec<String> = owners.iter().map(|s| format!("`{s}`")).collect();
+        let message = format!(
+            "{} sources would all be written to `{path}`: {}; give all but one a different \
+             `slug`, `path` or alias",
+            names.len(),
+            names.join(", ")
+        );
+        errors.push(Diagnostic::error(owners[0].clone(), None, message));
     }
-    if errors.is_empty() { Ok(()) } else { Err(errors) }
+    errors
 }
 
 /// What rendering needs besides the job.
@@ -299,8 +310,8 @@ pub struct Renderer<'a> {
 pub enum Bytes {
     /// Rendered bytes.
     Owned(Vec<u8>),
-    /// Bytes compiled into the binary.
-    Static(&'static [u8]),
+    /// Bytes the build already holds.
+    Shared(std::sync::Arc<[u8]>),
     /// A file to copy.
     File(PathBuf),
 }
@@ -322,7 +333,7 @@ impl Renderer<'_> {
             Job::NotFound => self.tera("404.html", self.context("/404.html"), &Source::Site)?,
             Job::SearchIndex => self.search_index(),
             Job::Copy(from) => return Ok(Bytes::File(from.clone())),
-            Job::Embedded(bytes) => return Ok(Bytes::Static(bytes)),
+            Job::Embedded(bytes) => return Ok(Bytes::Shared(bytes.clone())),
         };
         Ok(Bytes::Owned(text.into_bytes()))
     }

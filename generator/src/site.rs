@@ -156,6 +156,8 @@ pub enum Target {
     Section(usize),
     /// A page left out of this build, with its would-be permalink.
     Skipped(Skip, String),
+    /// A document that failed to parse; it already has its error.
+    Broken,
 }
 
 /// The whole model of a site.
@@ -183,15 +185,25 @@ enum Parsed {
 
 /// Decodes and parses every document in parallel. Returns the parsed ones and every
 /// diagnostic, so that one bad file does not hide the others.
-fn parse_docs(docs: Vec<RawDoc>, config: &Config) -> (Vec<Parsed>, Vec<Diagnostic>) {
-    let results: Vec<_> = docs.into_par_iter().map(|doc| parse_doc(doc, config)).collect();
+fn parse_docs(docs: Vec<RawDoc>, config: &Config) -> (Vec<Parsed>, Vec<String>, Vec<Diagnostic>) {
+    let results: Vec<_> = docs
+        .into_par_iter()
+        .map(|doc| {
+            let content_path = doc.content_path.clone();
+            (content_path, parse_doc(doc, config))
+        })
+        .collect();
     let mut parsed = Vec::with_capacity(results.len());
+    let mut broken = Vec::new();
     let mut diagnostics = Vec::new();
-    for (item, diags) in results {
-        parsed.extend(item);
+    for (content_path, (item, diags)) in results {
+        match item {
+            Some(item) => parsed.push(item),
+            None => broken.push(content_path),
+        }
         diagnostics.extend(diags);
     }
-    (parsed, diagnostics)
+    (parsed, broken, diagnostics)
 }
 
 fn parse_doc(doc: RawDoc, config: &Config) -> (Option<Parsed>, Vec<Diagnostic>) {
@@ -237,24 +249,23 @@ fn parse_doc(doc: RawDoc, config: &Config) -> (Option<Parsed>, Vec<Diagnostic>) 
 }
 
 impl Site {
-    /// Builds the model from the documents found under `content/`. Returns the site and its
-    /// warnings, or every error found (with the warnings).
+    /// Builds the model from the documents found under `content/`, with every diagnostic.
+    ///
+    /// A document that cannot be parsed is left out and reported; the rest of the site is
+    /// still assembled, so that one build reports the problems of every file. Links to a
+    /// broken document are not reported again.
     pub fn assemble(
         mut config: Config,
         tree: content::ContentTree,
         options: &BuildOptions,
-    ) -> (Option<Site>, Vec<Diagnostic>) {
-        let (parsed, mut diagnostics) = parse_docs(tree.docs, &config);
+    ) -> (Site, Vec<Diagnostic>) {
+        let (parsed, broken, mut diagnostics) = parse_docs(tree.docs, &config);
         let mut builder = Builder::new(&mut config, options, &mut diagnostics);
         builder.add_sections(&tree.section_dirs, &parsed);
         builder.add_pages(parsed);
         let (mut sections, pages, skipped, mut targets) = builder.finish();
-        check_collisions(&pages, &sections, &mut diagnostics);
-        if diagnostics.iter().any(Diagnostic::is_error) {
-            return (None, diagnostics);
-        }
         let mut pages = pages;
-        list_pages(&mut sections, &mut pages, &mut diagnostics);
+        list_pages(&mut sections, &mut pages);
         let taxonomies = gather_taxonomies(&mut config, &pages, &mut diagnostics);
         for (i, page) in pages.iter().enumerate() {
             targets.insert(page.content_path.clone(), Target::Page(i));
@@ -262,8 +273,11 @@ impl Site {
         for (i, section) in sections.iter().enumerate() {
             targets.insert(section.content_path.clone(), Target::Section(i));
         }
+        for content_path in broken {
+            targets.entry(content_path).or_insert(Target::Broken);
+        }
         let site = Site { config, pages, sections, taxonomies, skipped, targets };
-        (Some(site), diagnostics)
+        (site, diagnostics)
     }
 
     /// The permalink and publication state of a content path, for internal links.
@@ -272,6 +286,7 @@ impl Site {
             Target::Page(i) => Some((self.pages[*i].permalink.clone(), None)),
             Target::Section(i) => Some((self.sections[*i].permalink.clone(), None)),
             Target::Skipped(skip, permalink) => Some((permalink.clone(), Some(*skip))),
+            Target::Broken => Some((String::new(), None)),
         }
     }
 }
@@ -478,61 +493,44 @@ pub fn fallback_slug(name: &str) -> String {
     format!("n-{}", &hash.to_hex()[..8])
 }
 
-/// Reports every URL path that more than one page or section would be written to, with all
-/// of its sources, in a stable order.
-fn check_collisions(pages: &[Page], sections: &[Section], diagnostics: &mut Vec<Diagnostic>) {
-    let mut by_path: BTreeMap<String, Vec<Source>> = BTreeMap::new();
-    for page in pages {
-        by_path.entry(url::output_file(&page.path)).or_default().push(page.source.clone());
-    }
-    for section in sections.iter().filter(|s| s.front.render) {
-        by_path.entry(url::output_file(&section.path)).or_default().push(section.blame());
-    }
-    for (output, mut sources) in by_path {
-        if sources.len() < 2 {
-            continue;
-        }
-        sources.sort();
-        let names: Vec<String> = sources.iter().map(|s| format!("`{s}`")).collect();
-        let message = format!(
-            "{} sources would all be written to `{output}`: {}; give all but one a different \
-             `slug` or `path`",
-            sources.len(),
-            names.join(", ")
-        );
-        diagnostics.push(Diagnostic::error(sources[0].clone(), None, message));
-    }
-}
-
 /// Fills each section's sorted page list (passing pages of transparent sections up to their
 /// parent) and links each page to its neighbours.
-fn list_pages(sections: &mut [Section], pages: &mut [Page], diagnostics: &mut Vec<Diagnostic>) {
+///
+/// The root section is the home page of a blog, so it lists every dated page of the site,
+/// wherever it lives; undated pages at the root (an about page, a contact page) are pages of
+/// the root but not in its list. Every other section lists its own pages.
+fn list_pages(sections: &mut [Section], pages: &mut [Page]) {
     for (i, page) in pages.iter().enumerate() {
         let mut section = page.section;
-        sections[section].pages.push(i);
-        while sections[section].front.transparent {
+        if section != 0 {
+            sections[section].pages.push(i);
+        }
+        while section != 0 && sections[section].front.transparent {
             let Some(parent) = sections[section].parent else { break };
-            sections[parent].pages.push(i);
+            if parent != 0 {
+                sections[parent].pages.push(i);
+            }
             section = parent;
+        }
+        if page.date.is_some() {
+            sections[0].pages.push(i);
         }
     }
     for section in sections.iter_mut() {
         let sort_by = section.front.sort_by;
         sort_pages(&mut section.pages, pages, sort_by);
+        if section.front.paginate_reversed {
+            section.pages.reverse();
+        }
     }
-    for section in sections.iter() {
+    for (index, section) in sections.iter().enumerate() {
         let own: Vec<usize> =
-            section.pages.iter().copied().filter(|&p| same_section(&pages[p], section, sections)).collect();
+            section.pages.iter().copied().filter(|&p| pages[p].section == index).collect();
         for (n, &p) in own.iter().enumerate() {
             pages[p].higher = n.checked_sub(1).map(|m| own[m]);
             pages[p].lower = own.get(n + 1).copied();
         }
     }
-    let _ = diagnostics;
-}
-
-fn same_section(page: &Page, section: &Section, sections: &[Section]) -> bool {
-    std::ptr::eq(&sections[page.section], section)
 }
 
 /// Sorts page indices by a section's rule. Ties, and pages that lack the sort key (which go

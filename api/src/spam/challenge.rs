@@ -90,7 +90,9 @@ impl Challenger {
         mac.verify_slice(&signature).map_err(|_| ChallengeError::Invalid)?;
 
         let fields: Vec<&str> = payload.split('.').collect();
-        let ["v1", issued, nonce, difficulty] = fields[..] else { return Err(ChallengeError::Invalid) };
+        let ["v1", issued, nonce, difficulty] = fields[..] else {
+            return Err(ChallengeError::Invalid);
+        };
         let issued: u64 = issued.parse().map_err(|_| ChallengeError::Invalid)?;
         let difficulty: u8 = difficulty.parse().map_err(|_| ChallengeError::Invalid)?;
         let nonce = hex::decode(nonce).map_err(|_| ChallengeError::Invalid)?;
@@ -111,7 +113,8 @@ impl Challenger {
     }
 
     fn mac(&self) -> Hmac<Sha256> {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.secret).expect("hmac takes any key length");
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.secret).expect("hmac takes any key length");
         mac.update(b"kiln-challenge\0");
         mac
     }
@@ -178,9 +181,9 @@ mod tests {
         let c = challenger(0);
         let issued = c.issue();
         let pow = solve(&issued.token, issued.difficulty);
-        let wrong = (0u64..).map(|n| n.to_string()).find(|p| {
-            leading_zero_bits(&proof_hash(&issued.token, p)) < 8
-        });
+        let wrong = (0u64..)
+            .map(|n| n.to_string())
+            .find(|p| leading_zero_bits(&proof_hash(&issued.token, p)) < 8);
         assert_eq!(c.verify(&issued.token, &wrong.unwrap()), Err(ChallengeError::WrongProof));
         assert!(c.verify(&issued.token, &pow).is_ok());
     }

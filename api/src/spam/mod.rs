@@ -76,7 +76,13 @@ impl SpamGuard {
         );
         let captcha = config.captcha_verify_url.as_deref().map(|url| {
             let host = config.captcha_hostname.as_deref().unwrap_or(site_host);
-            CaptchaVerifier::new(url, &config.captcha_secret, config.captcha_min_score, host, &config.captcha_action)
+            CaptchaVerifier::new(
+                url,
+                &config.captcha_secret,
+                config.captcha_min_score,
+                host,
+                &config.captcha_action,
+            )
         });
         Self { js_check: config.spam_check, no_js: config.no_js_policy, challenger, captcha }
     }
@@ -111,13 +117,20 @@ impl SpamGuard {
             JsCheck::Challenge => {
                 let token = raw.challenge.as_deref().unwrap_or_default();
                 let pow = raw.pow.as_deref().unwrap_or_default();
-                let nonce = self.challenger.verify(token, pow).map_err(|e| ApiError::SpamRefused(e.reason()))?;
+                let nonce = self
+                    .challenger
+                    .verify(token, pow)
+                    .map_err(|e| ApiError::SpamRefused(e.reason()))?;
                 Ok(Verdict::Accept { challenge_id: Some(nonce) })
             }
             JsCheck::Captcha => {
                 // Without a verifier configured there is nothing to pass: fail closed.
-                let verifier = self.captcha.as_ref().ok_or(ApiError::SpamRefused("captcha_unavailable"))?;
-                verifier.verify(raw.captcha_token.as_deref()).await.map_err(ApiError::SpamRefused)?;
+                let verifier =
+                    self.captcha.as_ref().ok_or(ApiError::SpamRefused("captcha_unavailable"))?;
+                verifier
+                    .verify(raw.captcha_token.as_deref())
+                    .await
+                    .map_err(ApiError::SpamRefused)?;
                 Ok(Verdict::Accept { challenge_id: None })
             }
         }

@@ -49,7 +49,10 @@ impl TestDb {
         let mut conn = PgConnection::connect(&admin).await.unwrap_or_else(|e| {
             panic!("cannot reach PostgreSQL at KILN_DATABASE_URL ({admin}): {e}; run scripts/ensure-postgres")
         });
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .unwrap();
         conn.close().await.ok();
         let url = with_database(&admin, &name);
         Self { name, url }
@@ -131,7 +134,9 @@ impl SmtpSink {
             .expect("cannot run python3 with aiosmtpd: run scripts/install-test-deps");
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let port = line.trim().parse().unwrap_or_else(|_| panic!("smtp sink did not start (is python3-aiosmtpd installed?): {line:?}"));
+        let port = line.trim().parse().unwrap_or_else(|_| {
+            panic!("smtp sink did not start (is python3-aiosmtpd installed?): {line:?}")
+        });
         Self { child, port, dir }
     }
 
@@ -143,17 +148,30 @@ impl SmtpSink {
         let mut files: Vec<PathBuf> = std::fs::read_dir(self.dir.path())
             .unwrap()
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "json") && !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+            .filter(|p| {
+                p.extension().is_some_and(|x| x == "json")
+                    && !p.file_name().unwrap().to_string_lossy().starts_with('.')
+            })
             .collect();
         files.sort();
-        files.iter().map(|p| {
-            let v: Value = serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
-            Received {
-                mail_from: v["mail_from"].as_str().unwrap().to_owned(),
-                rcpt_tos: v["rcpt_tos"].as_array().unwrap().iter().map(|r| r.as_str().unwrap().to_owned()).collect(),
-                raw: base64::engine::general_purpose::STANDARD.decode(v["data"].as_str().unwrap()).unwrap(),
-            }
-        }).collect()
+        files
+            .iter()
+            .map(|p| {
+                let v: Value = serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
+                Received {
+                    mail_from: v["mail_from"].as_str().unwrap().to_owned(),
+                    rcpt_tos: v["rcpt_tos"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|r| r.as_str().unwrap().to_owned())
+                        .collect(),
+                    raw: base64::engine::general_purpose::STANDARD
+                        .decode(v["data"].as_str().unwrap())
+                        .unwrap(),
+                }
+            })
+            .collect()
     }
 
     /// Waits until at least `n` messages arrived and returns them all.
@@ -226,7 +244,8 @@ impl TestApp {
         adjust(&mut c);
         let service = Service::start(c).await.expect("service starts");
         let base = format!("http://{}", service.addr);
-        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        let http =
+            reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         let pool = db.pool().await;
         Self { db, smtp, service: Some(service), base, http, pool }
     }
@@ -237,7 +256,15 @@ impl TestApp {
 
     /// A fresh challenge, solved.
     pub async fn solved_challenge(&self) -> (String, String) {
-        let issued: Value = self.http.get(self.url("/api/contact/challenge")).send().await.unwrap().json().await.unwrap();
+        let issued: Value = self
+            .http
+            .get(self.url("/api/contact/challenge"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         let token = issued["token"].as_str().unwrap().to_owned();
         let pow = solve(&token, issued["difficulty"].as_u64().unwrap() as u8);
         (token, pow)
@@ -304,19 +331,20 @@ impl Caddy {
     /// Starts Caddy on `port` serving `public`, proxying /api/* to `upstream`.
     pub async fn start(port: u16, public: tempfile::TempDir, upstream: &str) -> Self {
         let caddyfile = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Caddyfile");
-        let child = Command::new(std::env::var("KILN_TEST_CADDY").unwrap_or_else(|_| "caddy".into()))
-            .args(["run", "--config"])
-            .arg(&caddyfile)
-            .args(["--adapter", "caddyfile"])
-            .env("KILN_SITE_ADDRESS", Self::origin(port))
-            .env("KILN_PUBLIC_DIR", public.path())
-            .env("KILN_API_UPSTREAM", upstream)
-            .env("KILN_CADDY_ADMIN", "off")
-            .env("HOME", public.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("cannot run caddy: run scripts/install-test-deps");
+        let child =
+            Command::new(std::env::var("KILN_TEST_CADDY").unwrap_or_else(|_| "caddy".into()))
+                .args(["run", "--config"])
+                .arg(&caddyfile)
+                .args(["--adapter", "caddyfile"])
+                .env("KILN_SITE_ADDRESS", Self::origin(port))
+                .env("KILN_PUBLIC_DIR", public.path())
+                .env("KILN_API_UPSTREAM", upstream)
+                .env("KILN_CADDY_ADMIN", "off")
+                .env("HOME", public.path())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("cannot run caddy: run scripts/install-test-deps");
         let caddy = Self { child, port, public };
         let deadline = Instant::now() + Duration::from_secs(15);
         while Instant::now() < deadline {
@@ -346,10 +374,18 @@ pub fn fixture_site() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    std::fs::write(root.join("index.html"), "<!doctype html><title>Kiln</title><h1>plain home</h1>").unwrap();
+    std::fs::write(
+        root.join("index.html"),
+        "<!doctype html><title>Kiln</title><h1>plain home</h1>",
+    )
+    .unwrap();
     std::fs::write(root.join("index.html.gz"), gzip_marker()).unwrap();
     std::fs::write(root.join("style.0123abcd.css"), "body{}").unwrap();
-    std::fs::write(root.join("404.html"), "<!doctype html><title>Not found</title><h1>no such page</h1>").unwrap();
+    std::fs::write(
+        root.join("404.html"),
+        "<!doctype html><title>Not found</title><h1>no such page</h1>",
+    )
+    .unwrap();
     std::fs::create_dir_all(root.join("contact")).unwrap();
     let page = std::fs::read_to_string(repo.join("tests/e2e/fixtures/contact/index.html")).unwrap();
     std::fs::write(root.join("contact/index.html"), page).unwrap();
