@@ -103,11 +103,14 @@ fn status_name<T: ValueEnum>(value: &T) -> String {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // sqlx reports harmless notices (such as "relation already exists,
+    // skipping" from migrations) at info; operators only need its warnings.
+    let filter =
+        EnvFilter::try_from_env("KILN_LOG").unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
     tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("KILN_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
-        )
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     kiln_api::install_crypto_provider();
 

@@ -380,3 +380,25 @@ async fn every_response_carries_a_request_id() {
     let id = response.headers()["x-request-id"].to_str().unwrap();
     assert_eq!(id.len(), 36, "{id}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn body_sent_too_slowly_gets_408_and_nothing_stored() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let app = TestApp::start_with(|c| c.request_timeout = Duration::from_millis(500)).await;
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /api/contact HTTP/1.1\r\nHost: kiln.test\r\nOrigin: {ORIGIN}\r\n\
+         Content-Type: application/json\r\nContent-Length: 500\r\n\r\n{{\"name\":"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = vec![0u8; 512];
+    let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut answer))
+        .await
+        .unwrap()
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]).into_owned();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert_eq!(app.count("SELECT count(*) FROM submissions").await, 0);
+}

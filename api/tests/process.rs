@@ -310,3 +310,48 @@ async fn jobs_list_shows_parked_jobs_and_requeue_makes_them_due() {
         String::from_utf8(run(&db, &["jobs", "list", "--status", "pending"]).stdout).unwrap();
     assert_eq!(pending.lines().count(), 5);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn logs_hold_one_line_per_request_and_no_bodies_emails_or_client_ips() {
+    use std::io::Read;
+
+    let db = TestDb::new().await;
+    let smtp = SmtpSink::start();
+    let mut running = Running::start(serve(&db, &smtp.url())).await;
+    let mut body = running.body_with_challenge("very private words").await;
+    body["email"] = json!("secret.person@example.org");
+    let client = reqwest::Client::new();
+    let post = |body: &Value| {
+        client
+            .post(running.url("/api/contact"))
+            .header("origin", ORIGIN)
+            .header("x-kiln-client-ip", "198.51.100.77")
+            .json(body)
+            .send()
+    };
+    assert_eq!(post(&body).await.unwrap().status(), 201);
+    let mut bad = body.clone();
+    bad["name"] = json!("Bob\r\nBcc: x@example.net");
+    assert_eq!(post(&bad).await.unwrap().status(), 422);
+    assert_eq!(smtp.wait_for(1, Duration::from_secs(10)).await.len(), 1);
+
+    running.signal("TERM");
+    running.wait_exit(Duration::from_secs(10)).await.expect("exits after SIGTERM");
+    let mut logs = String::new();
+    running.child.stderr.take().unwrap().read_to_string(&mut logs).unwrap();
+
+    let request_lines: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("route=\"/api/contact\"") && l.contains(" request "))
+        .collect();
+    assert_eq!(request_lines.len(), 2, "{logs}");
+    assert!(request_lines.iter().all(|l| l.contains("request_id=")), "{logs}");
+    assert!(
+        request_lines[0].contains("status=201") && request_lines[1].contains("status=422"),
+        "{logs}"
+    );
+    for secret in ["secret.person@example.org", "very private words", "198.51.100.77", "Bcc", "Ann"]
+    {
+        assert!(!logs.contains(secret), "`{secret}` leaked into the logs:\n{logs}");
+    }
+}

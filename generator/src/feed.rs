@@ -11,29 +11,23 @@ use chrono::{DateTime, FixedOffset, Utc};
 use crate::site::{Page, Site};
 
 /// Which pages a feed covers and where it lives.
-pub struct FeedScope<'a> {
+pub struct FeedScope {
     /// The feed's title.
     pub title: String,
-    /// The page the feed belongs to (the site, a section or a term).
-    pub home: &'a str,
+    /// The URL of the page the feed belongs to (the home page, a section or a term).
+    pub home: String,
     /// The raw URL path of the folder the feed files go in (`/`, `/blog/`, `/tags/rust/`).
     pub dir: String,
-    /// The pages, newest first.
-    pub pages: &'a [usize],
+    /// The entries: dated pages, newest first, already cut to the feed limit.
+    pub pages: Vec<usize>,
 }
 
 fn fixed(date: DateTime<Utc>) -> DateTime<FixedOffset> {
     date.fixed_offset()
 }
 
-fn entry_pages<'a>(site: &'a Site, scope: &FeedScope<'_>) -> Vec<&'a Page> {
-    scope
-        .pages
-        .iter()
-        .map(|&i| &site.pages[i])
-        .filter(|page| page.date.is_some())
-        .take(site.config.feeds.limit)
-        .collect()
+fn entry_pages<'a>(site: &'a Site, scope: &FeedScope) -> Vec<&'a Page> {
+    scope.pages.iter().map(|&i| &site.pages[i]).collect()
 }
 
 fn page_title(page: &Page) -> String {
@@ -53,7 +47,7 @@ fn content_html(page: &Page) -> String {
 }
 
 /// The Atom feed of a scope.
-pub fn atom(site: &Site, scope: &FeedScope<'_>) -> String {
+pub fn atom(site: &Site, scope: &FeedScope) -> String {
     let pages = entry_pages(site, scope);
     let self_url = crate::url::permalink(&site.config.base_url, &format!("{}atom.xml", scope.dir));
     let entries: Vec<atom::Entry> = pages.iter().map(|page| atom_entry(site, page)).collect();
@@ -62,7 +56,7 @@ pub fn atom(site: &Site, scope: &FeedScope<'_>) -> String {
         title: atom::Text::plain(scope.title.clone()),
         id: scope.home.to_string(),
         updated: fixed(updated),
-        links: vec![link(&self_url, "self"), link(scope.home, "alternate")],
+        links: vec![link(&self_url, "self"), link(&scope.home, "alternate")],
         lang: Some(site.config.language.clone()),
         subtitle: (!site.config.description.is_empty())
             .then(|| atom::Text::plain(site.config.description.clone())),
@@ -105,7 +99,7 @@ fn atom_entry(site: &Site, page: &Page) -> atom::Entry {
 }
 
 /// The RSS 2.0 feed of a scope.
-pub fn rss(site: &Site, scope: &FeedScope<'_>) -> String {
+pub fn rss(site: &Site, scope: &FeedScope) -> String {
     let pages = entry_pages(site, scope);
     let items: Vec<rss::Item> = pages.iter().map(|page| rss_item(site, page)).collect();
     let updated = pages.iter().filter_map(|p| p.front.updated.or(p.date)).max();

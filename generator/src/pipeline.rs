@@ -94,13 +94,17 @@ pub fn build(request: &BuildRequest) -> Result<BuildReport, BuildFailed> {
     };
     let options = BuildOptions { drafts: request.drafts, now: request.now.unwrap_or_else(Utc::now) };
 
+    let mut clock = StepClock::new();
+
     // Model.
     let (tree, load_diags) = content::load(root, &root.join("content"));
+    clock.step("load content");
     diags.extend(load_diags);
     let assets = tree.assets.clone();
     let (site, site_diags) = Site::assemble(config, tree, &options);
     diags.extend(site_diags);
     let mut site = site;
+    clock.step("parse and assemble");
     for (source, skip) in &site.skipped {
         let why = match skip {
             Skip::Draft => "a draft (build with --drafts to include it)",
@@ -113,6 +117,7 @@ pub fn build(request: &BuildRequest) -> Result<BuildReport, BuildFailed> {
     let highlighter = site.config.markdown.highlight_code.then(Highlighter::with_default_themes).and_then(Result::ok);
     diags.extend(render_markdown(&mut site, highlighter.as_ref()));
     diags.extend(check_anchors(&site));
+    clock.step("markdown");
 
     // Templates and files.
     let templates = match Templates::load(root, site.config.theme.as_deref(), site.config.timezone, options.now) {
@@ -124,21 +129,30 @@ pub fn build(request: &BuildRequest) -> Result<BuildReport, BuildFailed> {
     };
     diags.extend(check_named_templates(&site, &templates));
     let (copies, asset_urls) = files_to_copy(root, &site, &assets);
-    let embedded = embedded_static(site.config.theme.as_deref(), highlighter.as_ref());
+    let embedded = embedded_static(highlighter.as_ref());
+
+    clock.step("templates and files");
 
     // Values and the plan.
     let values = Values::build(&site, &asset_urls);
     templates.set_lookup(lookup(&site, &values, &copies, &embedded));
+    clock.step("template values");
     let (plan, plan_errors) = render::plan(&site, copies, embedded);
     diags.extend(plan_errors);
-    let by_date = render::all_pages_by_date(&site);
-    let renderer = Renderer { site: &site, values: &values, templates: &templates, by_date: &by_date };
+    let renderer = Renderer { site: &site, values: &values, templates: &templates };
 
     // With errors already found, render without writing, only to report the render errors
     // too; the output folder is not touched.
     if diags.iter().any(Diagnostic::is_error) {
-        let errors: Vec<Diagnostic> =
-            plan.par_iter().filter_map(|planned| renderer.render(planned).err()).collect();
+        // A template already reported missing would only be reported again per output.
+        let usable = |planned: &&render::Planned| {
+            planned.template(&site).is_none_or(|name| templates.has(name))
+        };
+        let errors: Vec<Diagnostic> = plan
+            .par_iter()
+            .filter(usable)
+            .filter_map(|planned| renderer.render(planned).err())
+            .collect();
         diags.extend(errors);
         return Err(fail(diags));
     }
@@ -159,6 +173,7 @@ pub fn build(request: &BuildRequest) -> Result<BuildReport, BuildFailed> {
             staged.err()
         })
         .collect();
+    clock.step("render and stage");
     if !errors.is_empty() {
         stager.abort();
         diags.extend(errors);
@@ -168,6 +183,7 @@ pub fn build(request: &BuildRequest) -> Result<BuildReport, BuildFailed> {
         fail(vec![Diagnostic::error(None, None, format!("cannot write the output folder: {err}"))])
     })?;
 
+    clock.step("commit");
     diagnostic::sort(&mut diags);
     Ok(BuildReport {
         pages: site.pages.len(),
@@ -178,6 +194,21 @@ pub fn build(request: &BuildRequest) -> Result<BuildReport, BuildFailed> {
         warnings: diags,
         elapsed: started.elapsed(),
     })
+}
+
+/// Logs the time each step of a build took, at debug level.
+struct StepClock(Instant);
+
+impl StepClock {
+    fn new() -> Self {
+        StepClock(Instant::now())
+    }
+
+    fn step(&mut self, name: &str) {
+        let now = Instant::now();
+        tracing::debug!("{name}: {:.1} ms", (now - self.0).as_secs_f64() * 1000.0);
+        self.0 = now;
+    }
 }
 
 /// Resolves `@/` links against the model.
@@ -211,9 +242,21 @@ fn markdown_options(config: &Config) -> MarkdownOptions {
 /// model. Returns the problems, with lines of the source file.
 fn render_markdown(site: &mut Site, highlighter: Option<&Highlighter>) -> Vec<Diagnostic> {
     let options = markdown_options(&site.config);
+    let without_anchors = MarkdownOptions { insert_anchor_links: false, ..options.clone() };
+    let with_anchors = MarkdownOptions { insert_anchor_links: true, ..options.clone() };
+    // A section's `insert_anchor_links` decides for its own text and its pages.
+    let section_options: Vec<&MarkdownOptions> = site
+        .sections
+        .iter()
+        .map(|s| match s.front.insert_anchor_links {
+            Some(crate::frontmatter::InsertAnchor::None) => &without_anchors,
+            Some(_) => &with_anchors,
+            None => &options,
+        })
+        .collect();
     let links = Links(site);
-    let render_one = |body: &str, body_line: usize, source: &Source| -> (Rendered, Vec<Diagnostic>) {
-        let rendered = markdown::render(body, &options, highlighter, &links);
+    let render_one = |body: &str, body_line: usize, source: &Source, section: usize| -> (Rendered, Vec<Diagnostic>) {
+        let rendered = markdown::render(body, section_options[section], highlighter, &links);
         let diags = rendered
             .issues
             .iter()
@@ -227,11 +270,13 @@ fn render_markdown(site: &mut Site, highlighter: Option<&Highlighter>) -> Vec<Di
             .collect();
         (rendered, diags)
     };
-    let pages: Vec<_> = site.pages.par_iter().map(|p| render_one(&p.body, p.body_line, &p.source)).collect();
+    let pages: Vec<_> =
+        site.pages.par_iter().map(|p| render_one(&p.body, p.body_line, &p.source, p.section)).collect();
     let sections: Vec<_> = site
         .sections
         .par_iter()
-        .map(|s| render_one(&s.body, s.body_line, &s.blame()))
+        .enumerate()
+        .map(|(i, s)| render_one(&s.body, s.body_line, &s.blame(), i))
         .collect();
     let mut diags = Vec::new();
     for (page, (rendered, d)) in site.pages.iter_mut().zip(pages) {
@@ -382,10 +427,11 @@ const HIGHLIGHT_MARKERS: (&str, &str) =
 
 /// The embedded default theme's static files, unless another theme is chosen, with the
 /// highlighting rules of `highlighter` written into its stylesheet.
-fn embedded_static(theme: Option<&str>, highlighter: Option<&Highlighter>) -> Vec<(String, Arc<[u8]>)> {
-    if theme.is_some_and(|t| t != "default") {
-        return Vec::new();
-    }
+///
+/// They are the lowest layer whatever the theme: a theme that overrides only some templates
+/// still gets the default ones, and those link to these files. A theme's own files of the same
+/// name replace them.
+fn embedded_static(highlighter: Option<&Highlighter>) -> Vec<(String, Arc<[u8]>)> {
     let mut out = Vec::new();
     if let Some(dir) = templates::DEFAULT_THEME.get_dir("static") {
         collect_embedded(dir, &mut out);

@@ -81,13 +81,6 @@ pub struct CopyFile {
     pub source: Source,
 }
 
-/// Every page of the site, newest first, for the site-wide feeds.
-pub fn all_pages_by_date(site: &Site) -> Vec<usize> {
-    let mut all: Vec<usize> = (0..site.pages.len()).collect();
-    crate::site::sort_pages(&mut all, &site.pages, crate::frontmatter::SortBy::Date);
-    all
-}
-
 /// Lists every output, with an error for each path that two sources would both write.
 pub fn plan(
     site: &Site,
@@ -182,19 +175,31 @@ fn plan_section(site: &Site, i: usize, out: &mut Vec<Planned>) {
     if !section.front.render {
         return;
     }
-    let sources = list_sources(site, &section.pages, &source);
     let pagers = pager_count(section.pages.len(), section.paginate_by);
     let pp = &section.front.paginate_path;
     for n in 1..=pagers {
         let path = pager_path(&section.path, pp, n);
-        out.push(Planned { path: url::output_file(&path), job: Job::SectionPager(i, n), sources: sources.clone() });
+        let on_pager = pager_slice(&section.pages, section.paginate_by, n);
+        let sources = list_sources(site, on_pager, &source);
+        out.push(Planned { path: url::output_file(&path), job: Job::SectionPager(i, n), sources });
     }
     if section.paginate_by.is_some() {
         let first = url::output_file(&format!("{}{pp}/1/", section.path));
         out.push(Planned { path: first, job: Job::Redirect(section.permalink.clone()), sources: vec![source.clone()] });
     }
     if section.front.generate_feeds && site.config.feeds.enabled {
-        plan_feeds(site, &section.path, FeedOf::Section(i), sources, out);
+        plan_feeds(site, &section.path, FeedOf::Section(i), &source, out);
+    }
+}
+
+/// The pages of pager `n` (1-based) of a list paginated by `by`.
+pub fn pager_slice(pages: &[usize], by: Option<usize>, n: usize) -> &[usize] {
+    match by {
+        None => pages,
+        Some(by) => {
+            let start = ((n - 1) * by).min(pages.len());
+            &pages[start..(start + by).min(pages.len())]
+        }
     }
 }
 
@@ -214,8 +219,11 @@ fn list_sources(site: &Site, pages: &[usize], own: &Source) -> Vec<Source> {
     sources
 }
 
-fn plan_feeds(site: &Site, dir: &str, of: FeedOf, sources: Vec<Source>, out: &mut Vec<Planned>) {
+/// Plans the Atom and RSS feeds of a scope. Their sources are the entries they carry.
+fn plan_feeds(site: &Site, dir: &str, of: FeedOf, own: &Source, out: &mut Vec<Planned>) {
     let base = dir.trim_start_matches('/');
+    let entries = feed_pages(site, of);
+    let sources = list_sources(site, &entries, own);
     if site.config.feeds.atom {
         out.push(Planned { path: format!("{base}atom.xml"), job: Job::Atom(of), sources: sources.clone() });
     }
@@ -224,42 +232,55 @@ fn plan_feeds(site: &Site, dir: &str, of: FeedOf, sources: Vec<Source>, out: &mu
     }
 }
 
+/// The pages a feed carries: the dated pages of its scope, newest first, up to the limit.
+/// Feeds are always newest first, whatever order the section lists its pages in.
+pub fn feed_pages(site: &Site, of: FeedOf) -> Vec<usize> {
+    let mut pages: Vec<usize> = match of {
+        FeedOf::Site => (0..site.pages.len()).collect(),
+        FeedOf::Section(i) => site.sections[i].pages.clone(),
+        FeedOf::Term(t, k) => site.taxonomies[t].terms[k].pages.clone(),
+    };
+    pages.retain(|&p| site.pages[p].date.is_some());
+    crate::site::sort_pages(&mut pages, &site.pages, crate::frontmatter::SortBy::Date);
+    pages.truncate(site.config.feeds.limit);
+    pages
+}
+
 fn plan_taxonomy(site: &Site, t: usize, out: &mut Vec<Planned>) {
     let tax = &site.taxonomies[t];
     let config_source = site.config.source.clone();
-    let mut all_sources = vec![config_source.clone()];
-    for term in &tax.terms {
-        all_sources.extend(term.pages.iter().map(|&p| site.pages[p].source.clone()));
-    }
-    all_sources.sort();
-    all_sources.dedup();
-    out.push(Planned { path: url::output_file(&tax.path), job: Job::TaxonomyList(t), sources: all_sources });
+    // The term list shows each term's name and count, which the pages decide.
+    let mut all: Vec<usize> = tax.terms.iter().flat_map(|term| term.pages.iter().copied()).collect();
+    all.sort_unstable();
+    all.dedup();
+    let sources = list_sources(site, &all, &config_source);
+    out.push(Planned { path: url::output_file(&tax.path), job: Job::TaxonomyList(t), sources });
     for (k, term) in tax.terms.iter().enumerate() {
-        let sources = list_sources(site, &term.pages, &config_source);
         for n in 1..=pager_count(term.pages.len(), tax.paginate_by) {
             let path = pager_path(&term.path, "page", n);
-            out.push(Planned { path: url::output_file(&path), job: Job::TermPager(t, k, n), sources: sources.clone() });
+            let on_pager = pager_slice(&term.pages, tax.paginate_by, n);
+            let sources = list_sources(site, on_pager, &config_source);
+            out.push(Planned { path: url::output_file(&path), job: Job::TermPager(t, k, n), sources });
         }
         if tax.paginate_by.is_some() {
             let first = url::output_file(&format!("{}page/1/", term.path));
             out.push(Planned { path: first, job: Job::Redirect(term.permalink.clone()), sources: vec![config_source.clone()] });
         }
         if tax.feed && site.config.feeds.enabled {
-            plan_feeds(site, &term.path, FeedOf::Term(t, k), sources, out);
+            plan_feeds(site, &term.path, FeedOf::Term(t, k), &config_source, out);
         }
     }
 }
 
 fn plan_site_files(site: &Site, out: &mut Vec<Planned>) {
-    let every: Vec<Source> = site.pages.iter().map(|p| p.source.clone()).collect();
     if site.config.feeds.enabled {
-        plan_feeds(site, "/", FeedOf::Site, every.clone(), out);
+        plan_feeds(site, "/", FeedOf::Site, &site.sections[0].blame(), out);
     }
     out.push(Planned { path: "sitemap.xml".into(), job: Job::Sitemap, sources: vec![Source::Site] });
     out.push(Planned { path: "robots.txt".into(), job: Job::Robots, sources: vec![Source::Site] });
     out.push(Planned { path: "404.html".into(), job: Job::NotFound, sources: vec![Source::Site] });
     if site.config.search_index {
-        out.push(Planned { path: "search_index.json".into(), job: Job::SearchIndex, sources: every });
+        out.push(Planned { path: "search_index.json".into(), job: Job::SearchIndex, sources: vec![Source::Site] });
     }
 }
 
@@ -302,8 +323,20 @@ pub struct Renderer<'a> {
     pub values: &'a Values,
     /// The template engine.
     pub templates: &'a Templates,
-    /// The site's pages newest first.
-    pub by_date: &'a [usize],
+}
+
+impl Planned {
+    /// The template this output renders through, if it renders through one.
+    pub fn template<'s>(&self, site: &'s Site) -> Option<&'s str> {
+        match self.job {
+            Job::Page(i) => Some(page_template(site, i)),
+            Job::SectionPager(i, _) => Some(section_template(site, i)),
+            Job::TaxonomyList(_) => Some("taxonomy_list.html"),
+            Job::TermPager(..) => Some("taxonomy_single.html"),
+            Job::NotFound => Some("404.html"),
+            _ => None,
+        }
+    }
 }
 
 /// The bytes of an output: rendered in memory, or a file to copy.
@@ -357,13 +390,7 @@ impl Renderer<'_> {
 
     fn page(&self, i: usize) -> Result<String, Diagnostic> {
         let page = &self.site.pages[i];
-        let section = &self.site.sections[page.section];
-        let template = page
-            .front
-            .template
-            .as_deref()
-            .or(section.front.page_template.as_deref())
-            .unwrap_or("page.html");
+        let template = page_template(self.site, i);
         let mut context = self.context(&page.path);
         context.insert_value("page", self.values.pages[i].clone());
         context.insert_value("section", self.values.section_briefs[page.section].clone());
@@ -372,8 +399,7 @@ impl Renderer<'_> {
 
     fn section_pager(&self, i: usize, n: usize) -> Result<String, Diagnostic> {
         let section = &self.site.sections[i];
-        let default = if section.parent.is_none() { "index.html" } else { "section.html" };
-        let template = section.front.template.as_deref().unwrap_or(default);
+        let template = section_template(self.site, i);
         let path = pager_path(&section.path, &section.front.paginate_path, n);
         let mut context = self.context(&path);
         context.insert_value("section", self.values.sections[i].clone());
@@ -439,20 +465,23 @@ impl Renderer<'_> {
         self.tera("taxonomy_single.html", context, &self.site.config.source)
     }
 
-    fn scope(&self, of: FeedOf) -> FeedScope<'_> {
+    fn scope(&self, of: FeedOf) -> FeedScope {
         let site = self.site;
         let title = &site.config.title;
+        let pages = feed_pages(site, of);
         match of {
-            FeedOf::Site => FeedScope { title: title.clone(), home: "", dir: "/".into(), pages: self.by_date }
-                .with_home(&site.config.base_url),
+            FeedOf::Site => {
+                let home = site.sections[0].permalink.clone();
+                FeedScope { title: title.clone(), home, dir: "/".into(), pages }
+            }
             FeedOf::Section(i) => {
                 let s = &site.sections[i];
                 let name = s.front.title.as_deref().unwrap_or(&s.dir);
-                FeedScope { title: format!("{title} - {name}"), home: &s.permalink, dir: s.path.clone(), pages: &s.pages }
+                FeedScope { title: format!("{title} - {name}"), home: s.permalink.clone(), dir: s.path.clone(), pages }
             }
             FeedOf::Term(t, k) => {
                 let term = &site.taxonomies[t].terms[k];
-                FeedScope { title: format!("{title} - {}", term.name), home: &term.permalink, dir: term.path.clone(), pages: &term.pages }
+                FeedScope { title: format!("{title} - {}", term.name), home: term.permalink.clone(), dir: term.path.clone(), pages }
             }
         }
     }
@@ -497,7 +526,10 @@ impl Renderer<'_> {
             .site
             .pages
             .iter()
-            .filter(|p| p.front.in_search_index && p.front.render)
+            .filter(|p| {
+                let section = &self.site.sections[p.section];
+                p.front.in_search_index && p.front.render && section.front.in_search_index
+            })
             .map(|p| SearchEntry {
                 title: p.front.title.as_deref(),
                 url: &p.permalink,
@@ -509,11 +541,28 @@ impl Renderer<'_> {
     }
 }
 
-impl<'a> FeedScope<'a> {
-    fn with_home(mut self, home: &'a str) -> Self {
-        self.home = home;
-        self
+/// The template of a page: its own `template`, else the `page_template` of its closest
+/// section that sets one, else `page.html`.
+pub fn page_template(site: &Site, page: usize) -> &str {
+    let page = &site.pages[page];
+    if let Some(name) = page.front.template.as_deref() {
+        return name;
     }
+    let mut section = Some(page.section);
+    while let Some(i) = section {
+        if let Some(name) = site.sections[i].front.page_template.as_deref() {
+            return name;
+        }
+        section = site.sections[i].parent;
+    }
+    "page.html"
+}
+
+/// The template of a section's list.
+pub fn section_template(site: &Site, section: usize) -> &str {
+    let s = &site.sections[section];
+    let default = if s.parent.is_none() { "index.html" } else { "section.html" };
+    s.front.template.as_deref().unwrap_or(default)
 }
 
 /// A page that sends the reader to `to` at once, for aliases and first pagers.

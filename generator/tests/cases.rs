@@ -359,12 +359,13 @@ fn template_errors_name_template_line_and_content_file() {
     let missing = lines[0].clone();
 
     let typed = Site::new();
+    // The home page lists dated pages only, so the loop walks a section that has both.
     typed.write(
         "templates/index.html",
-        "{% for p in section.pages %}{{ p.date | date(format=\"%Y\") }}{% endfor %}\n",
+        "{% set blog = get_section(path=\"blog/_index.md\") %}{% for p in blog.pages %}{{ p.date | date(format=\"%Y\") }}{% endfor %}\n",
     );
-    typed.write("content/dated.md", "+++\ntitle = \"D\"\ndate = 2024-01-01\n+++\n");
-    typed.write("content/undated.md", "+++\ntitle = \"U\"\n+++\n");
+    typed.write("content/blog/dated.md", "+++\ntitle = \"D\"\ndate = 2024-01-01\n+++\n");
+    typed.write("content/blog/undated.md", "+++\ntitle = \"U\"\n+++\n");
     let lines = error_lines(&typed.build_err());
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert!(lines[0].contains("templates/index.html:1"), "{}", lines[0]);
