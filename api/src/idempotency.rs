@@ -5,15 +5,16 @@
 //! without one it is a hash of the four fields, remembered for the shorter
 //! dedupe window, so a double click or a Back-and-resend of the same text
 //! stores one message while a different message from the same person is a
-//! new submission. The key row is written first in the submission's
-//! transaction: a concurrent repeat blocks on it until the first commits, then
-//! finds it, so even two requests in flight at once store one submission.
+//! new submission. The key row is claimed in the same statement that inserts
+//! the submission (see [`crate::submission`]): a concurrent repeat blocks on it
+//! until the first commits, then finds it, so even two requests in flight at
+//! once store one submission.
 
 use std::time::Duration;
 
 use axum::http::HeaderMap;
 use sha2::{Digest, Sha256};
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgPool;
 
 use crate::error::ApiError;
 use crate::form::RawSubmission;
@@ -86,33 +87,4 @@ pub async fn lookup(
     .bind(&key.key)
     .fetch_optional(pool)
     .await
-}
-
-/// Claims `key` for a new submission inside its transaction. Returns false
-/// when a live answer already holds the key (the caller rolls back and
-/// answers with it); an expired one is taken over.
-pub async fn claim(
-    conn: &mut PgConnection,
-    client: &[u8],
-    key: &IdempotencyKey,
-    submission_id: uuid::Uuid,
-    answer: &StoredAnswer,
-) -> sqlx::Result<bool> {
-    let claimed = sqlx::query(
-        "INSERT INTO idempotency_keys (client_hash, key, expires_at, submission_id, status, body) \
-         VALUES ($1, $2, now() + make_interval(secs => $3), $4, $5, $6) \
-         ON CONFLICT (client_hash, key) DO UPDATE SET \
-           created_at = now(), expires_at = EXCLUDED.expires_at, \
-           submission_id = EXCLUDED.submission_id, status = EXCLUDED.status, body = EXCLUDED.body \
-         WHERE idempotency_keys.expires_at <= now()",
-    )
-    .bind(client)
-    .bind(&key.key)
-    .bind(key.ttl.as_secs_f64())
-    .bind(submission_id)
-    .bind(answer.status)
-    .bind(&answer.body)
-    .execute(conn)
-    .await?;
-    Ok(claimed.rows_affected() == 1)
 }

@@ -1,8 +1,8 @@
 //! Storing a submission: one transaction for the key, the row and the
 //! subscribers' work.
 //!
-//! Inside one transaction the idempotency key is claimed, the submission is
-//! inserted, and `ContactSubmitted` is dispatched, so the outbox rows that
+//! Inside one transaction the idempotency key is claimed and the submission
+//! inserted (one statement), and `ContactSubmitted` is dispatched, so the outbox rows that
 //! subscribers enqueue commit with the submission or not at all. Only after
 //! the commit does the caller answer 2xx, which is why an acknowledged
 //! submission is never lost.
@@ -55,11 +55,10 @@ pub async fn store(
     let answer = success_answer(id);
     let mut tx = pool.begin().await?;
 
-    if !idempotency::claim(&mut tx, new.client, new.key, id, &answer).await? {
+    if !claim_and_insert(&mut tx, id, &new, &answer).await? {
         tx.rollback().await?;
         return replayed(pool, new).await;
     }
-    insert_row(&mut tx, id, &new).await?;
     let event = ContactSubmitted { submission_id: id, status: new.verdict.status() };
     events.dispatch(&event, &mut tx).await.map_err(ApiError::Internal)?;
 
@@ -67,18 +66,32 @@ pub async fn store(
     Ok(answer)
 }
 
-async fn insert_row(
+/// Claims the idempotency key and inserts the submission in one statement
+/// (one round trip). The key is claimed when it is new or its answer has
+/// expired; otherwise nothing is inserted and false is returned, and the
+/// caller answers with the answer that holds the key.
+async fn claim_and_insert(
     conn: &mut sqlx::PgConnection,
     id: Uuid,
     new: &NewSubmission<'_>,
-) -> Result<(), ApiError> {
+    answer: &StoredAnswer,
+) -> Result<bool, ApiError> {
     let challenge_id = match new.verdict {
         Verdict::Accept { challenge_id } => challenge_id.as_deref(),
         _ => None,
     };
     let inserted = sqlx::query(
-        "INSERT INTO submissions (id, name, email, subject, message, status, spam_reason, client_hash, challenge_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "WITH claim AS ( \
+           INSERT INTO idempotency_keys (client_hash, key, expires_at, submission_id, status, body) \
+           VALUES ($8, $10, now() + make_interval(secs => $11), $1, $12, $13) \
+           ON CONFLICT (client_hash, key) DO UPDATE SET \
+             created_at = now(), expires_at = EXCLUDED.expires_at, \
+             submission_id = EXCLUDED.submission_id, status = EXCLUDED.status, body = EXCLUDED.body \
+           WHERE idempotency_keys.expires_at <= now() \
+           RETURNING 1) \
+         INSERT INTO submissions \
+           (id, name, email, subject, message, status, spam_reason, client_hash, challenge_id) \
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9 FROM claim",
     )
     .bind(id)
     .bind(&new.form.name)
@@ -89,12 +102,16 @@ async fn insert_row(
     .bind(new.verdict.reason())
     .bind(new.client)
     .bind(challenge_id)
+    .bind(&new.key.key)
+    .bind(new.key.ttl.as_secs_f64())
+    .bind(answer.status)
+    .bind(&answer.body)
     .execute(conn)
     .await;
     match inserted {
-        Ok(_) => Ok(()),
+        Ok(done) => Ok(done.rows_affected() == 1),
         // A challenge is good for one submission; the same text under the
-        // same key was already answered above, so this is a replay.
+        // same key was already answered by the claim, so this is a replay.
         Err(sqlx::Error::Database(e)) if e.constraint() == Some("submissions_challenge_id_key") => {
             Err(ApiError::SpamRefused("challenge_reused"))
         }

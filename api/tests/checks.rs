@@ -402,3 +402,58 @@ async fn body_sent_too_slowly_gets_408_and_nothing_stored() {
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert_eq!(app.count("SELECT count(*) FROM submissions").await, 0);
 }
+
+/// A verifier of another kind, plugged in place of siteverify.
+#[derive(Debug)]
+struct OnlyOpenSesame;
+
+impl kiln_api::spam::captcha::Verify for OnlyOpenSesame {
+    fn verify<'a>(&'a self, token: Option<&'a str>) -> kiln_api::spam::captcha::VerifyFuture<'a> {
+        Box::pin(async move {
+            if token == Some("open sesame") { Ok(()) } else { Err("captcha_failed") }
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plugged_in_verifier_decides_captcha_posts() {
+    let mut config = common::config(&common::TestDb::new().await, "smtp://127.0.0.1:1");
+    config.spam.spam_check = JsCheck::Captcha;
+    let guard = kiln_api::spam::SpamGuard::new(&config.spam, b"k", "kiln.test")
+        .with_verifier(Arc::new(OnlyOpenSesame));
+    let mut raw: Value = valid();
+    raw["captcha_token"] = json!("open sesame");
+    let decode = |v: &Value| {
+        kiln_api::form::RawSubmission::decode(
+            kiln_api::body::BodyKind::Json,
+            v.to_string().as_bytes(),
+        )
+        .unwrap()
+    };
+    let verdict = guard.judge(kiln_api::body::BodyKind::Json, &decode(&raw)).await.unwrap();
+    assert_eq!(verdict, kiln_api::spam::Verdict::Accept { challenge_id: None });
+    raw["captcha_token"] = json!("guess");
+    let refused = guard.judge(kiln_api::body::BodyKind::Json, &decode(&raw)).await.unwrap_err();
+    assert_eq!(refused.to_string(), "submission refused: captcha_failed");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn same_text_after_the_dedupe_window_is_a_new_submission() {
+    let app = TestApp::start_with(|c| c.dedupe_window = Duration::from_millis(300)).await;
+    let first = app.with_challenge(valid()).await;
+    let first: Value =
+        app.post_json("203.0.113.30", &first).send().await.unwrap().json().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let again = app.with_challenge(valid()).await;
+    let again = app.post_json("203.0.113.30", &again).send().await.unwrap();
+    assert_eq!(again.status(), 201);
+    assert!(!again.headers().contains_key("idempotent-replayed"));
+    let again: Value = again.json().await.unwrap();
+    assert_ne!(first["id"], again["id"]);
+    assert_eq!(app.count("SELECT count(*) FROM submissions").await, 2);
+    assert_eq!(
+        app.count("SELECT count(*) FROM idempotency_keys").await,
+        1,
+        "the expired key was taken over"
+    );
+}

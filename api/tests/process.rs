@@ -4,6 +4,8 @@
 mod common;
 
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::{ORIGIN, SmtpSink, TestDb, fields};
@@ -353,5 +355,67 @@ async fn logs_hold_one_line_per_request_and_no_bodies_emails_or_client_ips() {
     for secret in ["secret.person@example.org", "very private words", "198.51.100.77", "Bcc", "Ann"]
     {
         assert!(!logs.contains(secret), "`{secret}` leaked into the logs:\n{logs}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_9_in_the_middle_of_a_burst_loses_no_acknowledged_submission() {
+    let db = TestDb::new().await;
+    let smtp_port = common::free_port();
+    let smtp_url = format!("smtp://127.0.0.1:{smtp_port}");
+    let running = Running::start(serve(&db, &smtp_url)).await;
+    let mut bodies = Vec::new();
+    for i in 0..60 {
+        let mut body = running.body_with_challenge(&format!("burst message {i}")).await;
+        body["subject"] = json!(format!("burst {i}"));
+        bodies.push(body);
+    }
+
+    let client = reqwest::Client::new();
+    let url = running.url("/api/contact");
+    let answered = Arc::new(AtomicUsize::new(0));
+    let sends = bodies.into_iter().enumerate().map(|(i, body)| {
+        let (client, url, answered) = (client.clone(), url.clone(), answered.clone());
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(i as u64 * 10)).await;
+            let response =
+                client.post(url).header("origin", ORIGIN).json(&body).send().await.ok()?;
+            let created = response.status() == 201;
+            let id = response.json::<Value>().await.ok()?["id"].as_str()?.to_owned();
+            answered.fetch_add(1, Ordering::SeqCst);
+            created.then_some(id)
+        })
+    });
+    let sends: Vec<_> = sends.collect();
+    // Kill once a few answers are in, while the rest are still being sent.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while answered.load(Ordering::SeqCst) < 5 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    running.signal("KILL");
+    let mut acknowledged = Vec::new();
+    for send in sends {
+        if let Some(id) = send.await.unwrap() {
+            acknowledged.push(id);
+        }
+    }
+    drop(running);
+    assert!(
+        !acknowledged.is_empty() && acknowledged.len() < 60,
+        "the kill landed mid-burst: {}",
+        acknowledged.len()
+    );
+
+    let smtp = SmtpSink::start_on(smtp_port);
+    let _restarted = Running::start(serve(&db, &smtp_url)).await;
+    let pool = db.pool().await;
+    let stored: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM submissions").fetch_one(&pool).await.unwrap();
+    let mails = smtp.wait_for(stored as usize, Duration::from_secs(20)).await;
+    assert_eq!(mails.len() as i64, stored, "every stored submission is mailed once");
+    for id in &acknowledged {
+        let found =
+            mails.iter().filter(|m| m.parsed().body_text(0).unwrap().contains(id.as_str())).count();
+        assert_eq!(found, 1, "acknowledged submission {id} was mailed {found} times");
     }
 }

@@ -184,7 +184,11 @@ impl Config {
                 Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(err) => {
                     let source = Source::File(name.to_string());
-                    return Err(vec![Diagnostic::error(source, None, format!("cannot read: {err}"))]);
+                    return Err(vec![Diagnostic::error(
+                        source,
+                        None,
+                        format!("cannot read: {err}"),
+                    )]);
                 }
             }
         }
@@ -224,7 +228,11 @@ impl Config {
             }),
         };
         if raw.paginate_by == Some(0) {
-            errors.push(Diagnostic::error(source.clone(), None, "`paginate_by` must be at least 1"));
+            errors.push(Diagnostic::error(
+                source.clone(),
+                None,
+                "`paginate_by` must be at least 1",
+            ));
         }
         let mut feeds = raw.feeds.unwrap_or_default();
         if let Some(enabled) = raw.generate_feeds.or(raw.generate_feed) {

@@ -88,12 +88,15 @@ pub fn load(root: &Path, content_dir: &Path) -> (ContentTree, Vec<Diagnostic>) {
     let mut files = Vec::new();
     let mut dirs = BTreeSet::new();
     if !content_dir.is_dir() {
-        return (ContentTree { section_dirs: vec![String::new()], ..Default::default() }, diagnostics);
+        return (
+            ContentTree { section_dirs: vec![String::new()], ..Default::default() },
+            diagnostics,
+        );
     }
     let walker = WalkDir::new(content_dir).follow_links(true).sort_by_file_name();
-    let entries = walker.into_iter().filter_entry(|e| {
-        e.depth() == 0 || !is_editor_artifact(&e.file_name().to_string_lossy())
-    });
+    let entries = walker
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !is_editor_artifact(&e.file_name().to_string_lossy()));
     for entry in entries {
         let entry = match entry {
             Ok(entry) => entry,
@@ -143,7 +146,9 @@ fn classify(
         let bundle = bundle_of(&rel);
         let is_md = name.ends_with(".md");
         let kind = match (is_md, name, &bundle) {
-            (true, "index.md", Some(dir)) if parent_of(&rel) == dir => DocKind::Page { bundle: true },
+            (true, "index.md", Some(dir)) if parent_of(&rel) == dir => {
+                DocKind::Page { bundle: true }
+            }
             (true, "_index.md", None) => DocKind::Section,
             (true, _, None) => DocKind::Page { bundle: false },
             (_, _, bundle) => {
@@ -172,10 +177,8 @@ fn classify(
             Err(diag) => diagnostics.push(diag),
         }
     }
-    let section_dirs = dirs
-        .into_iter()
-        .filter(|dir| bundle_of(&join(dir, "x")).is_none())
-        .collect();
+    let section_dirs =
+        dirs.into_iter().filter(|dir| bundle_of(&join(dir, "x")).is_none()).collect();
     ContentTree { docs, section_dirs, assets }
 }
 

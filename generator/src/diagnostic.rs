@@ -64,7 +64,11 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     /// An error in `source`, optionally at `line`.
-    pub fn error(source: impl Into<Option<Source>>, line: Option<usize>, message: impl Into<String>) -> Self {
+    pub fn error(
+        source: impl Into<Option<Source>>,
+        line: Option<usize>,
+        message: impl Into<String>,
+    ) -> Self {
         Self { severity: Severity::Error, source: source.into(), line, message: message.into() }
     }
 
@@ -127,6 +131,7 @@ impl std::error::Error for BuildFailed {}
 /// Sorts diagnostics into report order: by source, then line, then message.
 pub fn sort(diagnostics: &mut [Diagnostic]) {
     diagnostics.sort_by(|a, b| {
-        (&a.source, a.line, a.severity, &a.message).cmp(&(&b.source, b.line, b.severity, &b.message))
+        (&a.source, a.line, a.severity, &a.message)
+            .cmp(&(&b.source, b.line, b.severity, &b.message))
     });
 }

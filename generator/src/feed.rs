@@ -4,9 +4,20 @@
 //! not ours; the sitemap is small enough to write directly, escaping through quick-xml. All
 //! URLs are absolute and percent-encoded. Dates come from the content only, never from the
 //! build's clock, so an unchanged site gives unchanged feeds.
+//!
+//! An entry's content is the page's HTML with every relative URL made absolute. Feed readers
+//! resolve a relative `src` or `href` against the feed's URL, or against nothing at all, never
+//! against the page, so a bundle's `photo.jpg` or a footnote's `#fn-1` would point at nothing.
+//! URLs are resolved against the page's permalink as a browser on the page would, except that
+//! a root-relative `/x` is taken within the base URL, which may have a path of its own. Atom
+//! could say the same with `xml:base`, but RSS has nothing like it, so both feeds carry
+//! absolute URLs.
 
 use atom_syndication as atom;
 use chrono::{DateTime, FixedOffset, Utc};
+use lol_html::html_content::Element;
+use lol_html::{RewriteStrSettings, element, errors::RewritingError, rewrite_str};
+use url::Url;
 
 use crate::site::{Page, Site};
 
@@ -42,8 +53,114 @@ fn page_authors<'a>(site: &'a Site, page: &'a Page) -> Vec<&'a str> {
     }
 }
 
-fn content_html(page: &Page) -> String {
-    page.rendered.as_ref().map(|r| r.html.clone()).unwrap_or_default()
+/// The page's HTML for a feed entry, with its relative URLs made absolute.
+fn content_html(site: &Site, page: &Page) -> String {
+    let Some(rendered) = &page.rendered else { return String::new() };
+    let Some(base) = UrlBase::new(&page.permalink, &site.config.base_url) else {
+        return rendered.html.clone();
+    };
+    absolute_urls(&rendered.html, &base).unwrap_or_else(|err| {
+        tracing::warn!(
+            source = %page.source,
+            "relative links stay relative in the feeds: cannot read the page's HTML: {err}"
+        );
+        rendered.html.clone()
+    })
+}
+
+/// What a page's relative URLs are resolved against.
+struct UrlBase {
+    /// The page's permalink, for `photo.jpg`, `../x/` and `#fn-1`.
+    page: Url,
+    /// The base URL as a folder, for root-relative `/x`.
+    root: Url,
+}
+
+impl UrlBase {
+    fn new(permalink: &str, base_url: &str) -> Option<UrlBase> {
+        let page = Url::parse(permalink).ok()?;
+        let root = Url::parse(&format!("{}/", base_url.trim_end_matches('/'))).ok()?;
+        Some(UrlBase { page, root })
+    }
+
+    /// The absolute form of `written`, or `None` when it is absolute already (it has a scheme,
+    /// like `https:` or `mailto:`, or starts with `//`) or cannot be resolved.
+    fn absolute(&self, written: &str) -> Option<String> {
+        let written = written.trim_matches(|c: char| c.is_ascii_whitespace());
+        if has_scheme(written) || written.starts_with("//") {
+            return None;
+        }
+        let joined = match written.strip_prefix('/') {
+            Some(within_root) => self.root.join(within_root),
+            None => self.page.join(written),
+        };
+        joined.ok().map(String::from)
+    }
+}
+
+/// Whether a URL starts with a scheme (`https:`, `mailto:`, `data:`), as RFC 3986 spells one.
+fn has_scheme(url: &str) -> bool {
+    let Some((scheme, _)) = url.split_once(':') else { return false };
+    let mut chars = scheme.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+}
+
+/// Rewrites the URL attributes of every element in `html` (Kiln's markdown output plus the
+/// author's raw HTML) to absolute URLs. `lol_html` tokenizes the HTML as a browser would, so
+/// text that merely looks like an attribute, in code or comments, is left alone.
+fn absolute_urls(html: &str, base: &UrlBase) -> Result<String, RewritingError> {
+    let handler = element!("[href], [src], [poster], [srcset]", |el| {
+        for name in ["href", "src", "poster"] {
+            rewrite_attribute(el, name, |url| base.absolute(url))?;
+        }
+        rewrite_attribute(el, "srcset", |srcset| Some(absolute_srcset(srcset, base)))?;
+        Ok(())
+    });
+    rewrite_str(html, RewriteStrSettings::new().append_element_content_handler(handler))
+}
+
+/// Replaces the attribute `name` with what `rewrite` makes of its decoded value. A value that
+/// does not decode (an HTML-only entity such as `&nbsp;`) is left as written.
+fn rewrite_attribute(
+    el: &mut Element<'_, '_>,
+    name: &str,
+    rewrite: impl Fn(&str) -> Option<String>,
+) -> Result<(), lol_html::errors::AttributeNameError> {
+    let Some(raw) = el.get_attribute(name) else { return Ok(()) };
+    let Ok(value) = quick_xml::escape::unescape(&raw) else { return Ok(()) };
+    match rewrite(&value) {
+        // `set_attribute` escapes quotes but not ampersands.
+        Some(new) => el.set_attribute(name, &new.replace('&', "&amp;")),
+        None => Ok(()),
+    }
+}
+
+/// A `srcset` with each candidate's URL made absolute. A URL runs to the next whitespace and
+/// may hold commas (`data:` URLs do); a comma after it, or after its descriptors, ends the
+/// candidate.
+fn absolute_srcset(srcset: &str, base: &UrlBase) -> String {
+    let mut candidates = Vec::new();
+    let mut rest = srcset;
+    loop {
+        rest = rest.trim_start_matches(|c: char| c.is_ascii_whitespace() || c == ',');
+        if rest.is_empty() {
+            break;
+        }
+        let url_end = rest.find(|c: char| c.is_ascii_whitespace()).unwrap_or(rest.len());
+        let (url, after) = rest.split_at(url_end);
+        let (url, descriptors, after) = match url.strip_suffix(',') {
+            Some(_) => (url.trim_end_matches(','), "", after),
+            None => {
+                let end = after.find(',').unwrap_or(after.len());
+                (url, after[..end].trim(), &after[end..])
+            }
+        };
+        let url = base.absolute(url).unwrap_or_else(|| url.to_string());
+        candidates.push(if descriptors.is_empty() { url } else { format!("{url} {descriptors}") });
+        rest = after;
+    }
+    candidates.join(", ")
 }
 
 /// The Atom feed of a scope.
@@ -91,7 +208,7 @@ fn atom_entry(site: &Site, page: &Page) -> atom::Entry {
         summary: page.front.description.clone().map(atom::Text::plain),
         content: Some(atom::Content {
             content_type: Some("html".to_string()),
-            value: Some(content_html(page)),
+            value: Some(content_html(site, page)),
             ..Default::default()
         }),
         ..Default::default()
@@ -118,16 +235,17 @@ pub fn rss(site: &Site, scope: &FeedScope) -> String {
 
 fn rss_item(site: &Site, page: &Page) -> rss::Item {
     let authors = page_authors(site, page);
-    let dublin_core = (!authors.is_empty()).then(|| rss::extension::dublincore::DublinCoreExtension {
-        creators: authors.iter().map(|a| a.to_string()).collect(),
-        ..Default::default()
-    });
+    let dublin_core =
+        (!authors.is_empty()).then(|| rss::extension::dublincore::DublinCoreExtension {
+            creators: authors.iter().map(|a| a.to_string()).collect(),
+            ..Default::default()
+        });
     rss::Item {
         title: Some(page_title(page)),
         link: Some(page.permalink.clone()),
         guid: Some(rss::Guid { value: page.permalink.clone(), permalink: true }),
         pub_date: page.date.map(|d| d.to_rfc2822()),
-        description: Some(content_html(page)),
+        description: Some(content_html(site, page)),
         dublin_core_ext: dublin_core,
         ..Default::default()
     }
@@ -161,4 +279,49 @@ pub fn sitemap(mut entries: Vec<SitemapEntry>) -> String {
     }
     out.push_str("</urlset>\n");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> UrlBase {
+        UrlBase::new("https://example.org/site/blog/trip/", "https://example.org/site").unwrap()
+    }
+
+    #[test]
+    fn feed_content_links_resolve_against_the_page_and_root_links_within_the_base_url() {
+        let html = "<p><img src=\"photo.jpg\" alt=\"A\" /> <a href=\"../other/\">o</a> \
+                    <a href=\"/tags/rust/\">t</a> <a href=\"#fn-1\">1</a></p>";
+        assert_eq!(
+            absolute_urls(html, &base()).unwrap(),
+            "<p><img src=\"https://example.org/site/blog/trip/photo.jpg\" alt=\"A\" /> \
+             <a href=\"https://example.org/site/blog/other/\">o</a> \
+             <a href=\"https://example.org/site/tags/rust/\">t</a> \
+             <a href=\"https://example.org/site/blog/trip/#fn-1\">1</a></p>"
+        );
+    }
+
+    #[test]
+    fn feed_content_keeps_absolute_urls_code_and_entities_as_written() {
+        let html = "<a href=\"https://a.example/x?y=1&amp;z=2\">a</a><a href=\"mailto:me@a.example\">m</a>\
+                    <a href=\"//cdn.example/x.js\">c</a><code>&lt;a href=\"x\"&gt;</code>\
+                    <a href=\"it&#x27;s.html?a=1&amp;b=2\">q</a>";
+        assert_eq!(
+            absolute_urls(html, &base()).unwrap(),
+            "<a href=\"https://a.example/x?y=1&amp;z=2\">a</a><a href=\"mailto:me@a.example\">m</a>\
+             <a href=\"//cdn.example/x.js\">c</a><code>&lt;a href=\"x\"&gt;</code>\
+             <a href=\"https://example.org/site/blog/trip/it's.html?a=1&amp;b=2\">q</a>"
+        );
+    }
+
+    #[test]
+    fn feed_content_srcset_candidates_each_resolve() {
+        let srcset = "small.jpg 480w, /img/large.jpg 2x,data:image/png;base64,AAA= 3x";
+        assert_eq!(
+            absolute_srcset(srcset, &base()),
+            "https://example.org/site/blog/trip/small.jpg 480w, \
+             https://example.org/site/img/large.jpg 2x, data:image/png;base64,AAA= 3x"
+        );
+    }
 }

@@ -8,8 +8,9 @@
 //! Highlighting never fails on input. A block without a language, with a language giallo does not
 //! know, or one that giallo's tokenizer trips over comes out as escaped plain text.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, Mutex};
 
 use giallo::{
     DataAttrPosition, GIALLO_CSS, HighlightOptions, HtmlRenderer, Registry, RenderOptions,
@@ -54,6 +55,10 @@ pub enum HighlightError {
 /// registry behind it is loaded only the first time any highlighter is created.
 #[derive(Debug)]
 pub struct Highlighter {
+    /// Highlighted blocks by the hash of their language and text. Highlighting costs tens of
+    /// microseconds a line, and the same block recurs: across posts of a site, and in every
+    /// rebuild of a post whose code did not change.
+    cache: Mutex<HashMap<[u8; 32], std::sync::Arc<str>>>,
     registry: &'static Registry,
     light: String,
     dark: String,
@@ -76,7 +81,13 @@ impl Highlighter {
             data_attr_position: DataAttrPosition::None,
             ..HtmlRenderer::default()
         };
-        Ok(Self { registry, light: light_theme.to_owned(), dark: dark_theme.to_owned(), renderer })
+        Ok(Self {
+            cache: Mutex::default(),
+            registry,
+            light: light_theme.to_owned(),
+            dark: dark_theme.to_owned(),
+            renderer,
+        })
     }
 
     /// Creates a highlighter with [`DEFAULT_LIGHT_THEME`] and [`DEFAULT_DARK_THEME`].
@@ -99,6 +110,19 @@ impl Highlighter {
         let Some(lang) = lang.and_then(fence_language).filter(|lang| self.grammar_for(lang)) else {
             return escape_html(code);
         };
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(lang.as_bytes()).update(&[0]).update(code.as_bytes());
+        let key = *hasher.finalize().as_bytes();
+        let cached = self.cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key).cloned();
+        if let Some(html) = cached {
+            return html.to_string();
+        }
+        let html = self.highlight_uncached(code, lang);
+        self.cache.lock().unwrap_or_else(|e| e.into_inner()).insert(key, html.as_str().into());
+        html
+    }
+
+    fn highlight_uncached(&self, code: &str, lang: &str) -> String {
         let themes = ThemeVariant::Dual { light: self.light.as_str(), dark: self.dark.as_str() };
         let options = HighlightOptions::new(lang, themes);
 

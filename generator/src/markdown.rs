@@ -8,6 +8,14 @@
 //! `{{ x }}` or `{% block %}` in prose or code comes out as written. Code spans and code blocks
 //! are plain text to this module; a link inside them is never resolved or rewritten.
 //!
+//! The summary (everything before a top-level `<!-- more -->`) is shown away from its page, on
+//! list pages beside the summaries of other pages, so it carries nothing that only works on the
+//! page itself: its headings have no id and no anchor link, a footnote reference is a bare
+//! `<sup class="footnote-reference">1</sup>` marker with neither id nor link (the notes stay on
+//! the page, whether at the bottom or in place), and a link to a `#fragment` of the page keeps
+//! its text but is no longer a link. The page's own URL is not known here, so pointing those
+//! links at `{permalink}#fragment` is left to whoever knows it. Raw HTML is kept as written.
+//!
 //! Each call is independent and allocation-light, so pages can be rendered in parallel.
 
 use std::borrow::Cow;
@@ -561,6 +569,10 @@ struct Rewriter<'a, 'r> {
     code: Option<CodeBlock>,
     html_block_start: Option<usize>,
     summary_end: Option<usize>,
+    /// How the summary shows the page's events that only work on the page, by index in `out`.
+    summary_swaps: Vec<(usize, Event<'a>)>,
+    /// Whether the same-page link now open is being dropped from the summary.
+    summary_unlinking: bool,
     issues: Vec<Issue>,
     anchor_refs: Vec<AnchorRef>,
     external_links: Vec<String>,
@@ -592,6 +604,8 @@ impl<'a, 'r> Rewriter<'a, 'r> {
             code: None,
             html_block_start: None,
             summary_end: None,
+            summary_swaps: Vec::new(),
+            summary_unlinking: false,
             issues,
             anchor_refs: Vec::new(),
             external_links: Vec::new(),
@@ -651,7 +665,13 @@ impl<'a, 'r> Rewriter<'a, 'r> {
                 let id = self.next_heading.checked_sub(1).and_then(|i| self.heading_ids.get(i));
                 let anchor = anchor_link_html(id.map_or("", String::as_str));
                 self.emit(Event::InlineHtml(anchor.into()));
+                self.swap_for_summary(Event::InlineHtml(CowStr::Borrowed("")));
                 self.emit(Event::End(tag));
+            }
+            TagEnd::Link if self.summary_unlinking && self.image_depth == 0 => {
+                self.summary_unlinking = false;
+                self.emit(Event::End(tag));
+                self.swap_for_summary(Event::InlineHtml(CowStr::Borrowed("")));
             }
             TagEnd::Image => {
                 self.image_depth -= 1;
@@ -676,8 +696,11 @@ impl<'a, 'r> Rewriter<'a, 'r> {
     ) {
         let id = self.heading_ids.get(self.next_heading).cloned().unwrap_or_default();
         self.next_heading += 1;
+        let detached =
+            Tag::Heading { level, id: None, classes: classes.clone(), attrs: attrs.clone() };
         let tag = Tag::Heading { level, id: Some(id.into()), classes, attrs };
         self.emit(Event::Start(tag));
+        self.swap_for_summary(Event::Start(detached));
     }
 
     fn start_code(&mut self, kind: CodeBlockKind<'a>) {
@@ -744,7 +767,11 @@ impl<'a, 'r> Rewriter<'a, 'r> {
             None
         };
         let dest_url = new_url.map_or(dest_url, CowStr::from);
+        let same_page = dest_url.starts_with('#');
         self.emit(Event::Start(Tag::Link { link_type, dest_url, title, id }));
+        if same_page {
+            self.summary_unlinking = self.swap_for_summary(Event::InlineHtml(CowStr::Borrowed("")));
+        }
     }
 
     fn resolve_internal_link(&mut self, written: &str, line: usize) -> Option<String> {
@@ -814,6 +841,8 @@ impl<'a, 'r> Rewriter<'a, 'r> {
         let placeholder = (!self.context.opts.footnotes_at_bottom && !duplicate).then(|| {
             let container = self.footnotes.open.last().copied();
             self.emit(Event::Html(CowStr::Borrowed("")));
+            // The note stays on the page: in the summary the placeholder stays empty.
+            self.swap_for_summary(Event::Html(CowStr::Borrowed("")));
             let index = match container {
                 Some(open) => self.footnotes.definitions[open].events.len() - 1,
                 None => self.out.len() - 1,
@@ -845,6 +874,19 @@ impl<'a, 'r> Rewriter<'a, 'r> {
         );
         self.footnotes.reference_ids[number - 1].push(reference_id);
         self.emit(Event::InlineHtml(html.into()));
+        self.swap_for_summary(Event::InlineHtml(detached_footnote_reference_html(number).into()));
+    }
+
+    /// Records `event` as the summary's version of the event just emitted, when that event
+    /// went to the page (not into a footnote definition) before any `<!-- more -->`. Returns
+    /// whether it did.
+    fn swap_for_summary(&mut self, event: Event<'a>) -> bool {
+        let on_page = self.footnotes.open.is_empty() && !self.out.is_empty();
+        let recorded = on_page && self.summary_end.is_none();
+        if recorded {
+            self.summary_swaps.push((self.out.len() - 1, event));
+        }
+        recorded
     }
 
     /// Marks the end of the summary at a top-level `<!-- more -->` block, the first one only.
@@ -871,14 +913,9 @@ impl<'a, 'r> Rewriter<'a, 'r> {
     fn finish(mut self) -> Rendered {
         let bottom = self.context.opts.footnotes_at_bottom;
         let notes = self.render_footnotes();
+        let summary = self.summary_end.and_then(|end| self.summary_html(end));
         let mut html = String::with_capacity(self.out.len() * 16);
-        let mut events = std::mem::take(&mut self.out).into_iter();
-
-        let summary = self.summary_end.and_then(|end| {
-            pulldown_cmark::html::push_html(&mut html, events.by_ref().take(end));
-            (!html.trim().is_empty()).then(|| html.clone())
-        });
-        pulldown_cmark::html::push_html(&mut html, events);
+        pulldown_cmark::html::push_html(&mut html, std::mem::take(&mut self.out).into_iter());
         if bottom && !notes.is_empty() {
             html.push_str("<section class=\"footnotes\">\n<ol>\n");
             notes.iter().for_each(|(_, note)| html.push_str(note));
@@ -894,6 +931,20 @@ impl<'a, 'r> Rewriter<'a, 'r> {
             issues: self.issues,
             ..Rendered::default()
         }
+    }
+
+    /// The HTML of the first `end` events with the summary's swaps, or `None` if it is blank.
+    fn summary_html(&self, end: usize) -> Option<String> {
+        let mut swaps = self.summary_swaps.iter().peekable();
+        let events = self.out[..end].iter().enumerate().map(|(index, event)| {
+            match swaps.next_if(|(at, _)| *at == index) {
+                Some((_, swap)) => swap.clone(),
+                None => event.clone(),
+            }
+        });
+        let mut html = String::new();
+        pulldown_cmark::html::push_html(&mut html, events);
+        (!html.trim().is_empty()).then_some(html)
     }
 
     /// Renders every footnote definition, now that all references are known. When footnotes
@@ -977,6 +1028,12 @@ fn footnote_reference_html(reference_id: &str, definition_id: &str, number: usiz
     push_escaped_html(&mut html, definition_id);
     html.push_str(&format!("\">{number}</a></sup>"));
     html
+}
+
+/// A footnote reference for the summary: the number alone, since neither the reference's id
+/// nor the note it links to may be on the list page that shows the summary.
+fn detached_footnote_reference_html(number: usize) -> String {
+    format!("<sup class=\"footnote-reference\">{number}</sup>")
 }
 
 fn back_links_html(number: usize, reference_ids: &[String]) -> String {
@@ -1393,15 +1450,46 @@ mod tests {
     fn footnotes_do_not_break_the_summary() {
         let body = "Intro[^1].\n\n[^1]: Early note.\n\n<!-- more -->\n\nRest[^2].\n\n[^2]: Late.\n";
         let rendered = with(&plain(), body);
+        // Beside other summaries the reference may neither repeat `fnref-1` nor link to a
+        // `#fn-1` that is not on the list page: it is the bare marker.
+        assert_eq!(
+            rendered.summary.as_deref(),
+            Some("<p>Intro<sup class=\"footnote-reference\">1</sup>.</p>\n")
+        );
+        assert!(rendered.html.starts_with(
+            "<p>Intro<sup class=\"footnote-reference\" id=\"fnref-1\"><a href=\"#fn-1\">1</a></sup>"
+        ));
+        assert!(rendered.html.ends_with("</ol>\n</section>\n"));
+        assert!(rendered.html.contains("Early note."));
+    }
+
+    #[test]
+    fn summary_footnotes_kept_in_place_stay_on_the_page() {
+        let opts = MarkdownOptions { footnotes_at_bottom: false, ..plain() };
+        let body = "Intro[^1].\n\n[^1]: Early note.\n\n<!-- more -->\n\nRest.\n";
+        let rendered = with(&opts, body);
+        assert_eq!(
+            rendered.summary.as_deref(),
+            Some("<p>Intro<sup class=\"footnote-reference\">1</sup>.</p>\n")
+        );
+        assert!(rendered.html.contains("<div class=\"footnote-definition\" id=\"fn-1\">"));
+    }
+
+    #[test]
+    fn summaries_on_list_pages_repeat_no_heading_ids_and_keep_no_same_page_links() {
+        let opts = MarkdownOptions { insert_anchor_links: true, ..plain() };
+        let body = "## Intro\n\nSee [below](#more-text) or [elsewhere](https://a.example/).\n\n\
+                    <!-- more -->\n\n## More text\n";
+        let rendered = with(&opts, body);
         assert_eq!(
             rendered.summary.as_deref(),
             Some(
-                "<p>Intro<sup class=\"footnote-reference\" id=\"fnref-1\">\
-                 <a href=\"#fn-1\">1</a></sup>.</p>\n"
+                "<h2>Intro</h2>\n<p>See below or <a href=\"https://a.example/\">elsewhere</a>.</p>\n"
             )
         );
-        assert!(rendered.html.ends_with("</ol>\n</section>\n"));
-        assert!(rendered.html.contains("Early note."));
+        let heading = "<h2 id=\"intro\">Intro<a class=\"heading-anchor\" href=\"#intro\"";
+        assert!(rendered.html.starts_with(heading));
+        assert!(rendered.html.contains("<a href=\"#more-text\">below</a>"));
     }
 
     #[test]

@@ -7,16 +7,27 @@
 //! site is always the last good build.
 //!
 //! A file whose bytes did not change is not touched. The record in `<root>/.kiln/` says which
-//! bytes each output had and which sources it came from. While a commit is under way a
-//! marker file says so; if a run finds that marker (a crash or a full disk interrupted the
-//! last commit), it sweeps leftover temporary files and trusts no recorded hash, so every
-//! output is compared and rewritten as needed: the next run always repairs the folder.
+//! bytes each output had, which sources it came from, and the length and modification time it
+//! had when it was last written or verified. An output whose length and modification time are
+//! still the recorded ones is taken to hold the recorded bytes without being read, so a build
+//! that changes nothing reads no output file; any other output (edited or replaced by hand,
+//! say) is read and hashed, and rewritten if its bytes are not the ones wanted. A file whose
+//! recorded time is not older than the record itself may have been edited within the same
+//! clock tick, too soon for its time to differ, so it is read as well (git treats its index
+//! the same way); the next build records it with an older time and trusts it again. An edit
+//! that keeps the length and puts the old modification time back is not seen.
+//!
+//! While a commit is under way a marker file says so; if a run finds that marker (a crash or a
+//! full disk interrupted the last commit), it sweeps leftover temporary files and trusts no
+//! recorded hash, so every output is compared and rewritten as needed: the next run always
+//! repairs the folder.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::SystemTime;
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -33,6 +44,34 @@ pub struct FileRecord {
     pub hash: String,
     /// The sources the file was made from.
     pub sources: Vec<Source>,
+    /// The file's length and modification time when it was written or last verified; `None`
+    /// when they could not be read (or in a record from an older Kiln), so that the file is
+    /// read and hashed the next time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stamp: Option<FileStamp>,
+}
+
+/// What the file system says about a file without reading it: enough to tell that it changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileStamp {
+    /// The length in bytes.
+    pub len: u64,
+    /// The modification time in nanoseconds since the Unix epoch.
+    pub modified: u64,
+}
+
+impl FileStamp {
+    /// The stamp of the regular file at `path`, or `None` if it is not one or has no usable
+    /// modification time.
+    fn of(path: &Path) -> Option<FileStamp> {
+        let meta = fs::metadata(path).ok().filter(fs::Metadata::is_file)?;
+        Some(FileStamp { len: meta.len(), modified: nanos_since_epoch(meta.modified().ok()?)? })
+    }
+}
+
+fn nanos_since_epoch(time: SystemTime) -> Option<u64> {
+    let since = time.duration_since(SystemTime::UNIX_EPOCH).ok()?;
+    u64::try_from(since.as_nanos()).ok()
 }
 
 /// The record of one output folder: every file the last good build wrote there.
@@ -64,7 +103,11 @@ impl Lock {
     /// Takes the site's lock, waiting for another writer to finish if there is one.
     pub fn acquire(state_dir: &Path) -> io::Result<Lock> {
         fs::create_dir_all(state_dir)?;
-        let file = File::options().create(true).truncate(false).write(true).open(state_dir.join("lock"))?;
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(state_dir.join("lock"))?;
         match file.try_lock() {
             Ok(()) => {}
             Err(fs::TryLockError::WouldBlock) => {
@@ -77,6 +120,13 @@ impl Lock {
     }
 }
 
+/// An output written under its temporary name, waiting for the commit.
+struct StagedFile {
+    temp: PathBuf,
+    target: PathBuf,
+    rel: String,
+}
+
 /// Stages outputs for one build of one output folder.
 pub struct Stager {
     output: PathBuf,
@@ -84,7 +134,9 @@ pub struct Stager {
     marker_path: PathBuf,
     old: Record,
     trust_old: bool,
-    staged: Mutex<Vec<(PathBuf, PathBuf)>>,
+    /// When the old record was saved, as the file system's clock said (see the module doc).
+    old_saved: Option<u64>,
+    staged: Mutex<Vec<StagedFile>>,
     created_dirs: Mutex<Vec<PathBuf>>,
     new: Mutex<BTreeMap<String, FileRecord>>,
     unchanged: Mutex<usize>,
@@ -104,6 +156,10 @@ impl Stager {
             .ok()
             .and_then(|bytes| serde_json::from_slice(&bytes).ok())
             .unwrap_or_default();
+        let old_saved = fs::metadata(&record_path)
+            .and_then(|meta| meta.modified())
+            .ok()
+            .and_then(nanos_since_epoch);
         let interrupted = marker_path.exists();
         if interrupted {
             tracing::warn!("the last build was interrupted while writing; repairing the output");
@@ -115,6 +171,7 @@ impl Stager {
             record_path,
             marker_path,
             old,
+            old_saved,
             staged: Mutex::default(),
             created_dirs: Mutex::default(),
             new: Mutex::default(),
@@ -131,33 +188,62 @@ impl Stager {
     pub fn stage(&self, rel: &str, bytes: &[u8], sources: Vec<Source>) -> Result<(), Diagnostic> {
         let hash = blake3::hash(bytes).to_hex().to_string();
         let target = self.output.join(rel);
-        if self.is_unchanged(rel, &hash, bytes.len() as u64, &target) {
-            *lock(&self.unchanged) += 1;
-        } else {
-            let temp = self.write_temp(&target, bytes).map_err(|err| {
-                let message = format!("cannot write output `{rel}`: {err}");
-                Diagnostic::error(sources.first().cloned(), None, message)
-            })?;
-            lock(&self.staged).push((temp, target));
+        // A written file gets its stamp once it is in place, at the commit.
+        let mut stamp = None;
+        match self.unchanged_stamp(rel, &hash, &target) {
+            Some(verified) => {
+                stamp = verified;
+                *lock(&self.unchanged) += 1;
+            }
+            None => {
+                let temp = self.write_temp(&target, bytes).map_err(|err| {
+                    let message = format!("cannot write output `{rel}`: {err}");
+                    Diagnostic::error(sources.first().cloned(), None, message)
+                })?;
+                lock(&self.staged).push(StagedFile { temp, target, rel: rel.to_string() });
+            }
         }
-        lock(&self.new).insert(rel.to_string(), FileRecord { hash, sources });
+        lock(&self.new).insert(rel.to_string(), FileRecord { hash, sources, stamp });
         Ok(())
     }
 
     /// Stages a copy of the file at `from` for the output path `rel`.
-    pub fn stage_copy(&self, rel: &str, from: &Path, sources: Vec<Source>) -> Result<(), Diagnostic> {
+    pub fn stage_copy(
+        &self,
+        rel: &str,
+        from: &Path,
+        sources: Vec<Source>,
+    ) -> Result<(), Diagnostic> {
         let bytes = fs::read(from).map_err(|err| {
             Diagnostic::error(sources.first().cloned(), None, format!("cannot read: {err}"))
         })?;
         self.stage(rel, &bytes, sources)
     }
 
-    fn is_unchanged(&self, rel: &str, hash: &str, len: u64, target: &Path) -> bool {
-        if !self.trust_old {
-            return fs::read(target).is_ok_and(|bytes| blake3::hash(&bytes).to_hex().as_str() == hash);
+    /// Whether the file at `target` already holds the bytes hashing to `hash`: `Some` with its
+    /// stamp if it does, `None` if it must be written.
+    ///
+    /// A file that the record says has these bytes, and whose stamp is still the recorded one,
+    /// is not read: that is what keeps a build that changes nothing from reading every output.
+    fn unchanged_stamp(&self, rel: &str, hash: &str, target: &Path) -> Option<Option<FileStamp>> {
+        let recorded = self.old.files.get(rel).filter(|f| self.trust_old && f.hash == hash);
+        if self.trust_old && recorded.is_none() {
+            // The bytes differ from the last build's, so the file is rewritten unread.
+            return None;
         }
-        let recorded = self.old.files.get(rel).is_some_and(|f| f.hash == hash);
-        recorded && fs::metadata(target).is_ok_and(|m| m.is_file() && m.len() == len)
+        let stamp = FileStamp::of(target);
+        let trusted = recorded.and_then(|f| f.stamp).filter(|old| !self.is_racy(old));
+        if trusted.is_some() && trusted == stamp {
+            return Some(stamp);
+        }
+        let bytes = fs::read(target).ok()?;
+        (blake3::hash(&bytes).to_hex().as_str() == hash).then_some(stamp)
+    }
+
+    /// Whether a recorded stamp is as new as the record: the file may have been edited within
+    /// the same clock tick as it was written, so its stamp proves nothing.
+    fn is_racy(&self, stamp: &FileStamp) -> bool {
+        self.old_saved.is_none_or(|saved| stamp.modified >= saved)
     }
 
     fn write_temp(&self, target: &Path, bytes: &[u8]) -> io::Result<PathBuf> {
@@ -202,12 +288,23 @@ impl Stager {
     /// record.
     pub fn commit(self) -> io::Result<WriteReport> {
         let staged = self.staged.into_inner().unwrap_or_else(|e| e.into_inner());
-        let new = self.new.into_inner().unwrap_or_else(|e| e.into_inner());
+        let mut new = self.new.into_inner().unwrap_or_else(|e| e.into_inner());
         write_synced(&self.marker_path, b"a commit is under way\n")?;
 
-        staged.par_iter().try_for_each(|(temp, target)| fs::rename(temp, target))?;
-        let mut written: Vec<String> =
-            staged.iter().map(|(_, target)| rel_path(&self.output, target)).collect();
+        let stamps = staged
+            .par_iter()
+            .map(|file| {
+                fs::rename(&file.temp, &file.target)?;
+                Ok((file.rel.as_str(), FileStamp::of(&file.target)))
+            })
+            .collect::<io::Result<Vec<_>>>()?;
+        let mut written = Vec::with_capacity(stamps.len());
+        for (rel, stamp) in stamps {
+            if let Some(record) = new.get_mut(rel) {
+                record.stamp = stamp;
+            }
+            written.push(rel.to_string());
+        }
         written.sort();
 
         let removed = remove_stale(&self.output, &self.old, &new)?;
@@ -224,8 +321,8 @@ impl Stager {
     /// Undoes everything staged: the output folder is left as it was.
     pub fn abort(self) {
         let staged = self.staged.into_inner().unwrap_or_else(|e| e.into_inner());
-        for (temp, _) in staged {
-            let _ = fs::remove_file(temp);
+        for file in staged {
+            let _ = fs::remove_file(file.temp);
         }
         let mut dirs = self.created_dirs.into_inner().unwrap_or_else(|e| e.into_inner());
         dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
@@ -237,10 +334,6 @@ impl Stager {
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn rel_path(base: &Path, path: &Path) -> String {
-    crate::content::relative_to(base, path)
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
@@ -287,7 +380,8 @@ fn remove_stale(
 /// Deletes temporary files that an interrupted run left anywhere in the output folder.
 fn sweep_temp_files(output: &Path) {
     for entry in walkdir::WalkDir::new(output).into_iter().filter_map(Result::ok) {
-        if entry.file_type().is_file() && entry.file_name().to_string_lossy().ends_with(TEMP_SUFFIX) {
+        if entry.file_type().is_file() && entry.file_name().to_string_lossy().ends_with(TEMP_SUFFIX)
+        {
             let _ = fs::remove_file(entry.path());
         }
     }
@@ -320,6 +414,62 @@ mod tests {
         assert_eq!(report.unchanged, 1);
         assert_eq!(report.removed, ["b/index.html"]);
         assert!(!out.join("b").exists(), "the emptied folder is removed");
+    }
+
+    fn build(state: &Path, out: &Path, bytes: &[u8]) -> WriteReport {
+        let stager = Stager::open(state, out).unwrap();
+        stager.stage("index.html", bytes, src()).unwrap();
+        stager.commit().unwrap()
+    }
+
+    /// Sets a file's modification time to `secs` after the Unix epoch.
+    fn set_mtime(path: &Path, secs: u64) {
+        let time = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+        File::options().write(true).open(path).unwrap().set_modified(time).unwrap();
+    }
+
+    #[test]
+    fn output_edited_by_hand_to_the_same_length_is_repaired() {
+        let dir = tempfile::tempdir().unwrap();
+        let (state, out) = (dir.path().join(".kiln"), dir.path().join("public"));
+        build(&state, &out, b"<h1>A</h1>");
+        fs::write(out.join("index.html"), b"<h2>A</h2>").unwrap();
+        set_mtime(&out.join("index.html"), 1_000_000_000);
+        assert_eq!(build(&state, &out, b"<h1>A</h1>").written, ["index.html"]);
+        assert_eq!(fs::read(out.join("index.html")).unwrap(), b"<h1>A</h1>");
+    }
+
+    #[test]
+    fn unchanged_outputs_with_their_recorded_stamp_are_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let (state, out) = (dir.path().join(".kiln"), dir.path().join("public"));
+        let file = out.join("index.html");
+        build(&state, &out, b"one");
+        // An old time, so that the stamp the next build records is older than its record.
+        set_mtime(&file, 1_000_000_000);
+        assert_eq!(build(&state, &out, b"one").unchanged, 1, "read, found equal, stamped");
+        // Different bytes behind the recorded stamp are only seen by reading: they are not.
+        fs::write(&file, b"two").unwrap();
+        set_mtime(&file, 1_000_000_000);
+        let report = build(&state, &out, b"one");
+        assert_eq!((report.written.len(), report.unchanged), (0, 1));
+        assert_eq!(fs::read(&file).unwrap(), b"two");
+    }
+
+    #[test]
+    fn output_stamped_as_new_as_the_record_is_read_in_case_of_a_same_tick_edit() {
+        let dir = tempfile::tempdir().unwrap();
+        let (state, out) = (dir.path().join(".kiln"), dir.path().join("public"));
+        let file = out.join("index.html");
+        build(&state, &out, b"one");
+        // A time after the record's, as when a file is edited in the tick the record is saved.
+        let future = 4_000_000_000;
+        set_mtime(&file, future);
+        build(&state, &out, b"one");
+        fs::write(&file, b"two").unwrap();
+        set_mtime(&file, future);
+        assert_eq!(build(&state, &out, b"one").written, ["index.html"]);
+        assert_eq!(fs::read(&file).unwrap(), b"one");
     }
 
     #[test]

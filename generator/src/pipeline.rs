@@ -17,7 +17,9 @@ use crate::config::Config;
 use crate::content::{self, AssetFile};
 use crate::diagnostic::{self, BuildFailed, Diagnostic, Source};
 use crate::highlight::Highlighter;
-use crate::markdown::{self, LinkResolver, LinkTarget, MarkdownOptions, Rendered, Severity, TargetStatus};
+use crate::markdown::{
+    self, LinkResolver, LinkTarget, MarkdownOptions, Rendered, Severity, TargetStatus,
+};
 use crate::output::{Lock, Stager, WriteReport};
 use crate::render::{self, Bytes, CopyFile, Renderer};
 use crate::site::{BuildOptions, Site, Skip};
@@ -78,7 +80,11 @@ pub fn build(request: &BuildRequest) -> Result<BuildReport, BuildFailed> {
     };
 
     let _lock = Lock::acquire(&state_dir).map_err(|err| {
-        fail(vec![Diagnostic::error(None, None, format!("cannot lock {}: {err}", state_dir.display()))])
+        fail(vec![Diagnostic::error(
+            None,
+            None,
+            format!("cannot lock {}: {err}", state_dir.display()),
+        )])
     })?;
     let config = match Config::load(root) {
         Ok((mut config, warnings)) => {
@@ -92,7 +98,8 @@ pub fn build(request: &BuildRequest) -> Result<BuildReport, BuildFailed> {
         }
         Err(errors) => return Err(fail(errors)),
     };
-    let options = BuildOptions { drafts: request.drafts, now: request.now.unwrap_or_else(Utc::now) };
+    let options =
+        BuildOptions { drafts: request.drafts, now: request.now.unwrap_or_else(Utc::now) };
 
     let mut clock = StepClock::new();
 
@@ -114,13 +121,23 @@ pub fn build(request: &BuildRequest) -> Result<BuildReport, BuildFailed> {
     }
 
     // Markdown.
-    let highlighter = site.config.markdown.highlight_code.then(Highlighter::with_default_themes).and_then(Result::ok);
+    let highlighter = site
+        .config
+        .markdown
+        .highlight_code
+        .then(Highlighter::with_default_themes)
+        .and_then(Result::ok);
     diags.extend(render_markdown(&mut site, highlighter.as_ref()));
     diags.extend(check_anchors(&site));
     clock.step("markdown");
 
     // Templates and files.
-    let templates = match Templates::load(root, site.config.theme.as_deref(), site.config.timezone, options.now) {
+    let templates = match Templates::load(
+        root,
+        site.config.theme.as_deref(),
+        site.config.timezone,
+        options.now,
+    ) {
         Ok(templates) => templates,
         Err(errors) => {
             diags.extend(errors);
@@ -159,7 +176,11 @@ pub fn build(request: &BuildRequest) -> Result<BuildReport, BuildFailed> {
 
     // Render, stage and commit.
     let stager = Stager::open(&state_dir, &output).map_err(|err| {
-        fail(vec![Diagnostic::error(None, None, format!("cannot open output {}: {err}", output.display()))])
+        fail(vec![Diagnostic::error(
+            None,
+            None,
+            format!("cannot open output {}: {err}", output.display()),
+        )])
     })?;
     let errors: Vec<Diagnostic> = plan
         .par_iter()
@@ -167,8 +188,12 @@ pub fn build(request: &BuildRequest) -> Result<BuildReport, BuildFailed> {
             let bytes = renderer.render(planned);
             let staged = bytes.and_then(|bytes| match bytes {
                 Bytes::Owned(bytes) => stager.stage(&planned.path, &bytes, planned.sources.clone()),
-                Bytes::Shared(bytes) => stager.stage(&planned.path, &bytes, planned.sources.clone()),
-                Bytes::File(from) => stager.stage_copy(&planned.path, &from, planned.sources.clone()),
+                Bytes::Shared(bytes) => {
+                    stager.stage(&planned.path, &bytes, planned.sources.clone())
+                }
+                Bytes::File(from) => {
+                    stager.stage_copy(&planned.path, &from, planned.sources.clone())
+                }
             });
             staged.err()
         })
@@ -255,7 +280,11 @@ fn render_markdown(site: &mut Site, highlighter: Option<&Highlighter>) -> Vec<Di
         })
         .collect();
     let links = Links(site);
-    let render_one = |body: &str, body_line: usize, source: &Source, section: usize| -> (Rendered, Vec<Diagnostic>) {
+    let render_one = |body: &str,
+                      body_line: usize,
+                      source: &Source,
+                      section: usize|
+     -> (Rendered, Vec<Diagnostic>) {
         let rendered = markdown::render(body, section_options[section], highlighter, &links);
         let diags = rendered
             .issues
@@ -263,15 +292,22 @@ fn render_markdown(site: &mut Site, highlighter: Option<&Highlighter>) -> Vec<Di
             .map(|issue| {
                 let line = Some(body_line + issue.line.saturating_sub(1));
                 match issue.severity {
-                    Severity::Error => Diagnostic::error(source.clone(), line, issue.message.clone()),
-                    Severity::Warning => Diagnostic::warning(source.clone(), line, issue.message.clone()),
+                    Severity::Error => {
+                        Diagnostic::error(source.clone(), line, issue.message.clone())
+                    }
+                    Severity::Warning => {
+                        Diagnostic::warning(source.clone(), line, issue.message.clone())
+                    }
                 }
             })
             .collect();
         (rendered, diags)
     };
-    let pages: Vec<_> =
-        site.pages.par_iter().map(|p| render_one(&p.body, p.body_line, &p.source, p.section)).collect();
+    let pages: Vec<_> = site
+        .pages
+        .par_iter()
+        .map(|p| render_one(&p.body, p.body_line, &p.source, p.section))
+        .collect();
     let sections: Vec<_> = site
         .sections
         .par_iter()
@@ -300,11 +336,11 @@ fn check_anchors(site: &Site) -> Vec<Diagnostic> {
         })
     };
     let mut diags = Vec::new();
-    let docs = site
-        .pages
-        .iter()
-        .map(|p| (&p.source, p.rendered.as_ref(), p.body_line))
-        .chain(site.sections.iter().filter(|s| s.source.is_some()).map(|s| (s.source.as_ref().unwrap_or(&Source::Site), s.rendered.as_ref(), s.body_line)));
+    let docs = site.pages.iter().map(|p| (&p.source, p.rendered.as_ref(), p.body_line)).chain(
+        site.sections.iter().filter(|s| s.source.is_some()).map(|s| {
+            (s.source.as_ref().unwrap_or(&Source::Site), s.rendered.as_ref(), s.body_line)
+        }),
+    );
     for (source, rendered, body_line) in docs {
         let Some(own) = rendered else { continue };
         for anchor in own.anchor_refs.iter().filter(|a| !a.anchor.is_empty()) {
@@ -317,9 +353,17 @@ fn check_anchors(site: &Site) -> Vec<Diagnostic> {
                 },
             };
             if !ids_of(target, &anchor.anchor) {
-                let place = anchor.content_path.as_deref().map_or("this page".to_string(), |p| format!("`@/{p}`"));
-                let message = format!("link to `#{}` finds no such anchor in {place}", anchor.anchor);
-                diags.push(Diagnostic::warning(source.clone(), Some(body_line + anchor.line.saturating_sub(1)), message));
+                let place = anchor
+                    .content_path
+                    .as_deref()
+                    .map_or("this page".to_string(), |p| format!("`@/{p}`"));
+                let message =
+                    format!("link to `#{}` finds no such anchor in {place}", anchor.anchor);
+                diags.push(Diagnostic::warning(
+                    source.clone(),
+                    Some(body_line + anchor.line.saturating_sub(1)),
+                    message,
+                ));
             }
         }
     }
@@ -361,7 +405,11 @@ fn check_named_templates(site: &Site, templates: &Templates) -> Vec<Diagnostic> 
 
 /// The site's `static/` folder, the theme's on-disk static files, and content assets, with
 /// the URL of every bundle asset by page.
-fn files_to_copy(root: &Path, site: &Site, assets: &[AssetFile]) -> (Vec<CopyFile>, HashMap<String, Vec<String>>) {
+fn files_to_copy(
+    root: &Path,
+    site: &Site,
+    assets: &[AssetFile],
+) -> (Vec<CopyFile>, HashMap<String, Vec<String>>) {
     let mut copies = Vec::new();
     if let Some(theme) = site.config.theme.as_deref().filter(|t| *t != "default") {
         walk_static(root, &root.join("themes").join(theme).join("static"), &mut copies);
@@ -377,10 +425,13 @@ fn files_to_copy(root: &Path, site: &Site, assets: &[AssetFile]) -> (Vec<CopyFil
     for asset in assets {
         let (dir_path, rel) = match &asset.bundle {
             Some(page_path) => {
-                let Some(crate::site::Target::Page(i)) = site.targets.get(page_path) else { continue };
+                let Some(crate::site::Target::Page(i)) = site.targets.get(page_path) else {
+                    continue;
+                };
                 let page = &site.pages[*i];
                 let bundle_dir = content::parent_of(page_path);
-                let rel = asset.content_path.strip_prefix(bundle_dir).unwrap_or(&asset.content_path);
+                let rel =
+                    asset.content_path.strip_prefix(bundle_dir).unwrap_or(&asset.content_path);
                 (page.path.clone(), rel.trim_start_matches('/').to_string())
             }
             None => {
@@ -393,7 +444,9 @@ fn files_to_copy(root: &Path, site: &Site, assets: &[AssetFile]) -> (Vec<CopyFil
         };
         let raw = format!("{dir_path}{rel}");
         if let Some(page_path) = &asset.bundle {
-            urls.entry(page_path.clone()).or_default().push(crate::url::permalink(&site.config.base_url, &raw));
+            urls.entry(page_path.clone())
+                .or_default()
+                .push(crate::url::permalink(&site.config.base_url, &raw));
         }
         copies.push(CopyFile {
             path: raw.trim_start_matches('/').to_string(),
@@ -410,7 +463,9 @@ fn walk_static(root: &Path, dir: &Path, out: &mut Vec<CopyFile>) {
     }
     let walker = walkdir::WalkDir::new(dir).follow_links(true).sort_by_file_name();
     for entry in walker.into_iter().filter_map(Result::ok) {
-        if !entry.file_type().is_file() || content::is_editor_artifact(&entry.file_name().to_string_lossy()) {
+        if !entry.file_type().is_file()
+            || content::is_editor_artifact(&entry.file_name().to_string_lossy())
+        {
             continue;
         }
         out.push(CopyFile {
@@ -470,7 +525,12 @@ fn collect_embedded(dir: &'static include_dir::Dir<'static>, out: &mut Vec<(Stri
     }
 }
 
-fn lookup(site: &Site, values: &Values, copies: &[CopyFile], embedded: &[(String, Arc<[u8]>)]) -> Lookup {
+fn lookup(
+    site: &Site,
+    values: &Values,
+    copies: &[CopyFile],
+    embedded: &[(String, Arc<[u8]>)],
+) -> Lookup {
     let mut lookup = Lookup {
         base_url: site.config.base_url.clone(),
         term_slugs: site.config.slugify.taxonomies,
@@ -498,7 +558,9 @@ fn lookup(site: &Site, values: &Values, copies: &[CopyFile], embedded: &[(String
     }
     for copy in copies {
         if let Ok(bytes) = std::fs::read(&copy.from) {
-            lookup.static_hashes.insert(copy.path.clone(), blake3::hash(&bytes).to_hex()[..8].to_string());
+            lookup
+                .static_hashes
+                .insert(copy.path.clone(), blake3::hash(&bytes).to_hex()[..8].to_string());
         }
     }
     lookup

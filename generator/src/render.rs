@@ -115,7 +115,11 @@ pub fn plan(
     let mut taken: std::collections::HashSet<&str> = out.iter().map(|p| p.path.as_str()).collect();
     let mut extra = Vec::new();
     for copy in &copies {
-        extra.push(Planned { path: copy.path.clone(), job: Job::Copy(copy.from.clone()), sources: vec![copy.source.clone()] });
+        extra.push(Planned {
+            path: copy.path.clone(),
+            job: Job::Copy(copy.from.clone()),
+            sources: vec![copy.source.clone()],
+        });
     }
     for p in &extra {
         taken.insert(p.path.as_str());
@@ -169,7 +173,11 @@ fn plan_section(site: &Site, i: usize, out: &mut Vec<Planned>) {
     let source = section.blame();
     if let Some(target) = &section.front.redirect_to {
         let target = absolute(site, target);
-        out.push(Planned { path: url::output_file(&section.path), job: Job::Redirect(target), sources: vec![source] });
+        out.push(Planned {
+            path: url::output_file(&section.path),
+            job: Job::Redirect(target),
+            sources: vec![source],
+        });
         return;
     }
     if !section.front.render {
@@ -185,7 +193,11 @@ fn plan_section(site: &Site, i: usize, out: &mut Vec<Planned>) {
     }
     if section.paginate_by.is_some() {
         let first = url::output_file(&format!("{}{pp}/1/", section.path));
-        out.push(Planned { path: first, job: Job::Redirect(section.permalink.clone()), sources: vec![source.clone()] });
+        out.push(Planned {
+            path: first,
+            job: Job::Redirect(section.permalink.clone()),
+            sources: vec![source.clone()],
+        });
     }
     if section.front.generate_feeds && site.config.feeds.enabled {
         plan_feeds(site, &section.path, FeedOf::Section(i), &source, out);
@@ -209,7 +221,10 @@ fn absolute(site: &Site, target: &str) -> String {
     } else if let Some(content) = target.strip_prefix("@/") {
         site.resolve(content).map(|(url, _)| url).unwrap_or_else(|| target.to_string())
     } else {
-        url::permalink(&site.config.base_url, &url::as_dir(&format!("/{}", target.trim_start_matches('/'))))
+        url::permalink(
+            &site.config.base_url,
+            &url::as_dir(&format!("/{}", target.trim_start_matches('/'))),
+        )
     }
 }
 
@@ -225,7 +240,11 @@ fn plan_feeds(site: &Site, dir: &str, of: FeedOf, own: &Source, out: &mut Vec<Pl
     let entries = feed_pages(site, of);
     let sources = list_sources(site, &entries, own);
     if site.config.feeds.atom {
-        out.push(Planned { path: format!("{base}atom.xml"), job: Job::Atom(of), sources: sources.clone() });
+        out.push(Planned {
+            path: format!("{base}atom.xml"),
+            job: Job::Atom(of),
+            sources: sources.clone(),
+        });
     }
     if site.config.feeds.rss {
         out.push(Planned { path: format!("{base}rss.xml"), job: Job::Rss(of), sources });
@@ -250,7 +269,8 @@ fn plan_taxonomy(site: &Site, t: usize, out: &mut Vec<Planned>) {
     let tax = &site.taxonomies[t];
     let config_source = site.config.source.clone();
     // The term list shows each term's name and count, which the pages decide.
-    let mut all: Vec<usize> = tax.terms.iter().flat_map(|term| term.pages.iter().copied()).collect();
+    let mut all: Vec<usize> =
+        tax.terms.iter().flat_map(|term| term.pages.iter().copied()).collect();
     all.sort_unstable();
     all.dedup();
     let sources = list_sources(site, &all, &config_source);
@@ -260,11 +280,19 @@ fn plan_taxonomy(site: &Site, t: usize, out: &mut Vec<Planned>) {
             let path = pager_path(&term.path, "page", n);
             let on_pager = pager_slice(&term.pages, tax.paginate_by, n);
             let sources = list_sources(site, on_pager, &config_source);
-            out.push(Planned { path: url::output_file(&path), job: Job::TermPager(t, k, n), sources });
+            out.push(Planned {
+                path: url::output_file(&path),
+                job: Job::TermPager(t, k, n),
+                sources,
+            });
         }
         if tax.paginate_by.is_some() {
             let first = url::output_file(&format!("{}page/1/", term.path));
-            out.push(Planned { path: first, job: Job::Redirect(term.permalink.clone()), sources: vec![config_source.clone()] });
+            out.push(Planned {
+                path: first,
+                job: Job::Redirect(term.permalink.clone()),
+                sources: vec![config_source.clone()],
+            });
         }
         if tax.feed && site.config.feeds.enabled {
             plan_feeds(site, &term.path, FeedOf::Term(t, k), &config_source, out);
@@ -276,11 +304,19 @@ fn plan_site_files(site: &Site, out: &mut Vec<Planned>) {
     if site.config.feeds.enabled {
         plan_feeds(site, "/", FeedOf::Site, &site.sections[0].blame(), out);
     }
-    out.push(Planned { path: "sitemap.xml".into(), job: Job::Sitemap, sources: vec![Source::Site] });
+    out.push(Planned {
+        path: "sitemap.xml".into(),
+        job: Job::Sitemap,
+        sources: vec![Source::Site],
+    });
     out.push(Planned { path: "robots.txt".into(), job: Job::Robots, sources: vec![Source::Site] });
     out.push(Planned { path: "404.html".into(), job: Job::NotFound, sources: vec![Source::Site] });
     if site.config.search_index {
-        out.push(Planned { path: "search_index.json".into(), job: Job::SearchIndex, sources: vec![Source::Site] });
+        out.push(Planned {
+            path: "search_index.json".into(),
+            job: Job::SearchIndex,
+            sources: vec![Source::Site],
+        });
     }
 }
 
@@ -429,7 +465,11 @@ impl Renderer<'_> {
 
     fn taxonomy_value(&self, t: usize) -> Value {
         let tax = &self.site.taxonomies[t];
-        Value::from_serializable(&TaxonomyRef { name: &tax.name, slug: &tax.slug, permalink: &tax.permalink })
+        Value::from_serializable(&TaxonomyRef {
+            name: &tax.name,
+            slug: &tax.slug,
+            permalink: &tax.permalink,
+        })
     }
 
     fn taxonomy_list(&self, t: usize) -> Result<String, Diagnostic> {
@@ -439,9 +479,16 @@ impl Renderer<'_> {
         let mut terms: Vec<TermBrief> = tax
             .terms
             .iter()
-            .map(|term| TermBrief { name: &term.name, slug: &term.slug, permalink: &term.permalink, page_count: term.pages.len() })
+            .map(|term| TermBrief {
+                name: &term.name,
+                slug: &term.slug,
+                permalink: &term.permalink,
+                page_count: term.pages.len(),
+            })
             .collect();
-        terms.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()).then(a.slug.cmp(b.slug)));
+        terms.sort_by(|a, b| {
+            a.name.to_lowercase().cmp(&b.name.to_lowercase()).then(a.slug.cmp(b.slug))
+        });
         context.insert("terms", &terms);
         self.tera("taxonomy_list.html", context, &self.site.config.source)
     }
@@ -452,15 +499,20 @@ impl Renderer<'_> {
         let path = pager_path(&term.path, "page", n);
         let mut context = self.context(&path);
         context.insert_value("taxonomy", self.taxonomy_value(t));
-        let pages: Vec<Value> = term.pages.iter().map(|&p| self.values.summaries[p].clone()).collect();
-        context.insert("term", &TermFull {
-            name: &term.name,
-            slug: &term.slug,
-            permalink: &term.permalink,
-            page_count: term.pages.len(),
-            pages,
-        });
-        let paginator = tax.paginate_by.map(|by| self.paginator(&term.pages, by, n, &term.path, "page"));
+        let pages: Vec<Value> =
+            term.pages.iter().map(|&p| self.values.summaries[p].clone()).collect();
+        context.insert(
+            "term",
+            &TermFull {
+                name: &term.name,
+                slug: &term.slug,
+                permalink: &term.permalink,
+                page_count: term.pages.len(),
+                pages,
+            },
+        );
+        let paginator =
+            tax.paginate_by.map(|by| self.paginator(&term.pages, by, n, &term.path, "page"));
         context.insert_value("paginator", paginator.unwrap_or_else(Value::none));
         self.tera("taxonomy_single.html", context, &self.site.config.source)
     }
@@ -477,11 +529,21 @@ impl Renderer<'_> {
             FeedOf::Section(i) => {
                 let s = &site.sections[i];
                 let name = s.front.title.as_deref().unwrap_or(&s.dir);
-                FeedScope { title: format!("{title} - {name}"), home: s.permalink.clone(), dir: s.path.clone(), pages }
+                FeedScope {
+                    title: format!("{title} - {name}"),
+                    home: s.permalink.clone(),
+                    dir: s.path.clone(),
+                    pages,
+                }
             }
             FeedOf::Term(t, k) => {
                 let term = &site.taxonomies[t].terms[k];
-                FeedScope { title: format!("{title} - {}", term.name), home: term.permalink.clone(), dir: term.path.clone(), pages }
+                FeedScope {
+                    title: format!("{title} - {}", term.name),
+                    home: term.permalink.clone(),
+                    dir: term.path.clone(),
+                    pages,
+                }
             }
         }
     }
@@ -492,14 +554,26 @@ impl Renderer<'_> {
             .pages
             .iter()
             .filter(|p| p.front.render)
-            .map(|p| SitemapEntry { permalink: p.permalink.clone(), updated: p.front.updated.or(p.date) })
+            .map(|p| SitemapEntry {
+                permalink: p.permalink.clone(),
+                updated: p.front.updated.or(p.date),
+            })
             .collect();
-        for section in site.sections.iter().filter(|s| s.front.render && s.front.redirect_to.is_none()) {
-            let newest = section.pages.iter().filter_map(|&p| site.pages[p].front.updated.or(site.pages[p].date)).max();
+        for section in
+            site.sections.iter().filter(|s| s.front.render && s.front.redirect_to.is_none())
+        {
+            let newest = section
+                .pages
+                .iter()
+                .filter_map(|&p| site.pages[p].front.updated.or(site.pages[p].date))
+                .max();
             let pagers = pager_count(section.pages.len(), section.paginate_by);
             for n in 1..=pagers {
                 let path = pager_path(&section.path, &section.front.paginate_path, n);
-                entries.push(SitemapEntry { permalink: url::permalink(&site.config.base_url, &path), updated: newest });
+                entries.push(SitemapEntry {
+                    permalink: url::permalink(&site.config.base_url, &path),
+                    updated: newest,
+                });
             }
         }
         for tax in site.taxonomies.iter().filter(|t| t.render) {
@@ -507,7 +581,10 @@ impl Renderer<'_> {
             for term in &tax.terms {
                 for n in 1..=pager_count(term.pages.len(), tax.paginate_by) {
                     let path = pager_path(&term.path, "page", n);
-                    entries.push(SitemapEntry { permalink: url::permalink(&site.config.base_url, &path), updated: None });
+                    entries.push(SitemapEntry {
+                        permalink: url::permalink(&site.config.base_url, &path),
+                        updated: None,
+                    });
                 }
             }
         }

@@ -65,6 +65,9 @@ pub struct Page {
     pub bundle_dir: Option<String>,
     /// Taxonomy name to the terms the page lists, as written.
     pub taxonomies: BTreeMap<String, Vec<String>>,
+    /// The terms the page is filed under, as (index in [`Site::taxonomies`], index of the
+    /// term), in the order the page names them.
+    pub terms: Vec<(usize, usize)>,
     /// The next page in its section's order (older, for date order).
     pub lower: Option<usize>,
     /// The previous page in its section's order (newer, for date order).
@@ -94,7 +97,8 @@ pub struct Section {
     pub permalink: String,
     /// The enclosing section; `None` for the root.
     pub parent: Option<usize>,
-    /// Sections directly inside it, in folder order.
+    /// Sections directly inside it, by `weight` (lowest first, unweighted last), then in
+    /// folder order.
     pub subsections: Vec<usize>,
     /// The pages it lists, sorted: its own and those of transparent subsections.
     pub pages: Vec<usize>,
@@ -266,7 +270,7 @@ impl Site {
         let (mut sections, pages, skipped, mut targets) = builder.finish();
         let mut pages = pages;
         list_pages(&mut sections, &mut pages);
-        let taxonomies = gather_taxonomies(&mut config, &pages, &mut diagnostics);
+        let taxonomies = gather_taxonomies(&mut config, &mut pages, &mut diagnostics);
         for (i, page) in pages.iter().enumerate() {
             targets.insert(page.content_path.clone(), Target::Page(i));
         }
@@ -326,7 +330,8 @@ impl<'a> Builder<'a> {
         let mut settings: HashMap<&str, (&RawDoc, &SectionFront, &str, usize)> = HashMap::new();
         for item in parsed {
             if let Parsed::Section { doc, front, body, body_line } = item {
-                settings.insert(content::parent_of(&doc.content_path), (doc, front, body, *body_line));
+                settings
+                    .insert(content::parent_of(&doc.content_path), (doc, front, body, *body_line));
             }
         }
         let mut dirs: Vec<&String> = dirs.iter().collect();
@@ -372,6 +377,17 @@ impl<'a> Builder<'a> {
                 self.sections[p].subsections.push(index);
             }
             self.section_by_dir.insert(dir.clone(), index);
+        }
+        self.sort_subsections();
+    }
+
+    /// Orders every section's subsections by weight. The sort is stable and the lists were
+    /// filled in folder order, so that order breaks ties; unweighted sections go last, as
+    /// unweighted pages do under `sort_by = "weight"`.
+    fn sort_subsections(&mut self) {
+        let weights: Vec<Option<i64>> = self.sections.iter().map(|s| s.front.weight).collect();
+        for section in &mut self.sections {
+            section.subsections.sort_by(|&a, &b| asc_option(weights[a], weights[b]));
         }
     }
 
@@ -456,6 +472,7 @@ impl<'a> Builder<'a> {
             slug,
             path,
             taxonomies,
+            terms: Vec::new(),
             lower: None,
             higher: None,
             rendered: None,
@@ -546,11 +563,7 @@ pub fn sort_pages(list: &mut [usize], pages: &[Page], sort_by: SortBy) {
             let ub = pages[*b].front.updated.or(pages[*b].date);
             desc_option(ua, ub).then_with(|| key_path(a).cmp(key_path(b)))
         }),
-        SortBy::Title => list.sort_by(|a, b| {
-            let ta = pages[*a].front.title.as_deref().map(str::to_lowercase);
-            let tb = pages[*b].front.title.as_deref().map(str::to_lowercase);
-            asc_option(ta, tb).then_with(|| key_path(a).cmp(key_path(b)))
-        }),
+        SortBy::Title => sort_by_natural_title(list, pages),
         SortBy::TitleBytes => list.sort_by(|a, b| {
             let ta = pages[*a].front.title.as_deref();
             let tb = pages[*b].front.title.as_deref();
@@ -564,6 +577,28 @@ pub fn sort_pages(list: &mut [usize], pages: &[Page], sort_by: SortBy) {
             pages[*a].slug.cmp(&pages[*b].slug).then_with(|| key_path(a).cmp(key_path(b)))
         }),
         SortBy::None => list.sort_by(|a, b| key_path(a).cmp(key_path(b))),
+    }
+}
+
+/// Sorts by title in natural order, ignoring case: "Part 1", "part 2", "Part 10". Ties (titles
+/// that differ only in case) and untitled pages, which go last, are ordered by content path.
+///
+/// The comparison is `alphanumeric-sort`'s: it is maintained, has no dependencies and compares
+/// digit runs digit by digit, so a title with a very long number cannot overflow. (`natord`
+/// has not been released since 2016; `lexical-sort` adds digits up in a `u64`, which overflows
+/// on a run of 20 digits.) It is case-sensitive, so titles are lowercased once, up front.
+fn sort_by_natural_title(list: &mut [usize], pages: &[Page]) {
+    let mut keyed: Vec<(Option<String>, usize)> =
+        list.iter().map(|&i| (pages[i].front.title.as_deref().map(str::to_lowercase), i)).collect();
+    keyed.sort_by(|(ta, a), (tb, b)| {
+        let natural = match (ta, tb) {
+            (Some(ta), Some(tb)) => alphanumeric_sort::compare_str(ta, tb),
+            (ta, tb) => asc_option(ta.as_ref(), tb.as_ref()),
+        };
+        natural.then_with(|| pages[*a].content_path.cmp(&pages[*b].content_path))
+    });
+    for (slot, (_, i)) in list.iter_mut().zip(keyed) {
+        *slot = i;
     }
 }
 
@@ -592,11 +627,11 @@ fn asc_option<T: Ord>(a: Option<T>, b: Option<T>) -> std::cmp::Ordering {
 /// uses but the config does not declare is built with defaults, with a warning.
 fn gather_taxonomies(
     config: &mut Config,
-    pages: &[Page],
+    pages: &mut [Page],
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Vec<Taxonomy> {
     let mut undeclared: BTreeMap<&str, &Source> = BTreeMap::new();
-    for page in pages {
+    for page in pages.iter() {
         for name in page.taxonomies.keys() {
             if config.taxonomy(name).is_none() {
                 undeclared.entry(name).or_insert(&page.source);
@@ -612,21 +647,32 @@ fn gather_taxonomies(
     }
     let strategy = config.slugify.taxonomies;
     let base_url = config.base_url.clone();
-    config
-        .taxonomies
-        .iter()
-        .filter_map(|tax| build_taxonomy(tax, pages, strategy, &base_url))
-        .collect()
+    let mut taxonomies = Vec::new();
+    for tax in &config.taxonomies {
+        let Some((taxonomy, links)) = build_taxonomy(tax, pages, strategy, &base_url) else {
+            continue;
+        };
+        let t = taxonomies.len();
+        for (page, term) in links {
+            if !pages[page].terms.contains(&(t, term)) {
+                pages[page].terms.push((t, term));
+            }
+        }
+        taxonomies.push(taxonomy);
+    }
+    taxonomies
 }
 
+/// Builds one taxonomy, and lists each (page, term index) pair in the order pages name them.
 fn build_taxonomy(
     tax: &crate::config::TaxonomyConfig,
     pages: &[Page],
     strategy: SlugStrategy,
     base_url: &str,
-) -> Option<Taxonomy> {
+) -> Option<(Taxonomy, Vec<(usize, usize)>)> {
     // slug -> (spelling -> count, pages)
     let mut terms: BTreeMap<String, (BTreeMap<&str, usize>, Vec<usize>)> = BTreeMap::new();
+    let mut named: Vec<(usize, String)> = Vec::new();
     for (i, page) in pages.iter().enumerate() {
         let Some(names) = page.taxonomies.get(&tax.name) else { continue };
         for name in names {
@@ -638,6 +684,7 @@ fn build_taxonomy(
                 s if s.is_empty() || s == "-" => fallback_slug(name),
                 s => s,
             };
+            named.push((i, slug.clone()));
             let entry = terms.entry(slug).or_default();
             *entry.0.entry(name).or_default() += 1;
             if entry.1.last() != Some(&i) {
@@ -653,6 +700,9 @@ fn build_taxonomy(
         s => s,
     };
     let tax_path = format!("/{tax_slug}/");
+    let index: HashMap<&str, usize> =
+        terms.keys().enumerate().map(|(k, slug)| (slug.as_str(), k)).collect();
+    let links = named.iter().map(|(page, slug)| (*page, index[slug.as_str()])).collect();
     let terms = terms
         .into_iter()
         .map(|(slug, (spellings, mut list))| {
@@ -666,7 +716,7 @@ fn build_taxonomy(
             Term { name, permalink: url::permalink(base_url, &path), path, slug, pages: list }
         })
         .collect();
-    Some(Taxonomy {
+    let taxonomy = Taxonomy {
         name: tax.name.clone(),
         permalink: url::permalink(base_url, &tax_path),
         slug: tax_slug,
@@ -675,5 +725,6 @@ fn build_taxonomy(
         feed: tax.feed,
         render: tax.render,
         terms,
-    })
+    };
+    Some((taxonomy, links))
 }

@@ -171,7 +171,10 @@ fn add_embedded(dir: &Dir<'static>, layers: &mut BTreeMap<String, (Source, Strin
         let name = file.path().strip_prefix("templates").unwrap_or(file.path());
         let name = name.to_string_lossy().replace('\\', "/");
         if let Some(text) = file.contents_utf8() {
-            layers.insert(name.clone(), (Source::Embedded(format!("templates/{name}")), text.to_string()));
+            layers.insert(
+                name.clone(),
+                (Source::Embedded(format!("templates/{name}")), text.to_string()),
+            );
         }
     }
     for sub in dir.dirs() {
@@ -298,24 +301,30 @@ fn register(tera: &mut Tera, lookup: &LookupSlot, tz: Tz, now: DateTime<Utc>) {
     tera.register_function("now", move |_: Kwargs, _: &State| now_text.clone());
 
     let slot = lookup.clone();
-    tera.register_function("get_url", move |kwargs: Kwargs, _: &State| get_url(&read(&slot), &kwargs));
+    tera.register_function("get_url", move |kwargs: Kwargs, _: &State| {
+        get_url(&read(&slot), &kwargs)
+    });
     let slot = lookup.clone();
     tera.register_function("get_page", move |kwargs: Kwargs, _: &State| {
         let path: String = kwargs.must_get("path")?;
         let lookup = read(&slot);
         let key = path.trim_start_matches("@/").trim_start_matches('/');
-        lookup.pages.get(key).cloned().ok_or_else(|| {
-            tera::Error::message(format!("get_page: no published page at `{path}`"))
-        })
+        lookup
+            .pages
+            .get(key)
+            .cloned()
+            .ok_or_else(|| tera::Error::message(format!("get_page: no published page at `{path}`")))
     });
     let slot = lookup.clone();
     tera.register_function("get_section", move |kwargs: Kwargs, _: &State| {
         let path: String = kwargs.must_get("path")?;
         let lookup = read(&slot);
         let key = path.trim_start_matches("@/").trim_start_matches('/');
-        lookup.sections.get(key).cloned().ok_or_else(|| {
-            tera::Error::message(format!("get_section: no section at `{path}`"))
-        })
+        lookup
+            .sections
+            .get(key)
+            .cloned()
+            .ok_or_else(|| tera::Error::message(format!("get_section: no section at `{path}`")))
     });
     let slot = lookup.clone();
     tera.register_function("get_taxonomy", move |kwargs: Kwargs, _: &State| {
@@ -343,10 +352,12 @@ fn read(slot: &LookupSlot) -> Arc<Lookup> {
 fn get_url(lookup: &Lookup, kwargs: &Kwargs) -> TeraResult<String> {
     let path: String = kwargs.must_get("path")?;
     if let Some(content) = path.strip_prefix("@/") {
-        let (content, fragment) = content.split_once('#').map_or((content, None), |(c, f)| (c, Some(f)));
-        let url = lookup.permalinks.get(content).ok_or_else(|| {
-            tera::Error::message(format!("get_url: no content at `{path}`"))
-        })?;
+        let (content, fragment) =
+            content.split_once('#').map_or((content, None), |(c, f)| (c, Some(f)));
+        let url = lookup
+            .permalinks
+            .get(content)
+            .ok_or_else(|| tera::Error::message(format!("get_url: no content at `{path}`")))?;
         return Ok(match fragment {
             Some(fragment) => format!("{url}#{fragment}"),
             None => url.clone(),
@@ -356,7 +367,9 @@ fn get_url(lookup: &Lookup, kwargs: &Kwargs) -> TeraResult<String> {
     let mut url = format!("{}/{}", lookup.base_url, crate::url::encode_path(trimmed));
     if kwargs.get::<bool>("cachebust")?.unwrap_or(false) {
         let hash = lookup.static_hashes.get(trimmed).ok_or_else(|| {
-            tera::Error::message(format!("get_url: cannot cache-bust `{path}`: no such static file"))
+            tera::Error::message(format!(
+                "get_url: cannot cache-bust `{path}`: no such static file"
+            ))
         })?;
         url.push_str("?h=");
         url.push_str(hash);
@@ -377,7 +390,9 @@ fn date_filter(value: &Value, kwargs: &Kwargs, site_tz: Tz) -> TeraResult<String
     let instant = date_value(value, tz)?;
     let items: Vec<_> = chrono::format::StrftimeItems::new(&format).collect();
     if items.iter().any(|item| matches!(item, chrono::format::Item::Error)) {
-        return Err(tera::Error::message(format!("date: `{format}` is not a valid strftime format")));
+        return Err(tera::Error::message(format!(
+            "date: `{format}` is not a valid strftime format"
+        )));
     }
     Ok(instant.with_timezone(&tz).format_with_items(items.into_iter()).to_string())
 }

@@ -8,7 +8,8 @@
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 /// Characters that stay as they are in an encoded path: letters, digits, `-._~` and `/`.
-const PATH_KEEP: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~').remove(b'/');
+const PATH_KEEP: &AsciiSet =
+    &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~').remove(b'/');
 
 /// Percent-encodes a raw URL path, so that non-ASCII text, spaces and `&` are safe in HTML
 /// attributes, XML and HTTP alike.

@@ -128,15 +128,10 @@ struct SubsectionRef<'a> {
     permalink: &'a str,
 }
 
-/// Term links per (taxonomy name, term slug), to show a page's terms.
-type TermIndex = HashMap<(String, String), TermLink>;
-
 impl Values {
     /// Builds every value of `site`. `assets` gives each bundle page's asset URLs.
     pub fn build(site: &Site, assets: &HashMap<String, Vec<String>>) -> Values {
-        let terms = term_index(site);
-        let summaries: Vec<Value> =
-            site.pages.par_iter().map(|page| summary(site, page, &terms)).collect();
+        let summaries: Vec<Value> = site.pages.par_iter().map(|page| summary(site, page)).collect();
         let pages = site
             .pages
             .par_iter()
@@ -160,7 +155,12 @@ fn config_value(site: &Site) -> Value {
     let taxonomies = site
         .taxonomies
         .iter()
-        .map(|t| TaxonomyRef { name: &t.name, slug: &t.slug, permalink: &t.permalink, feed: t.feed })
+        .map(|t| TaxonomyRef {
+            name: &t.name,
+            slug: &t.slug,
+            permalink: &t.permalink,
+            feed: t.feed,
+        })
         .collect();
     let menu = config.extra.get("menu").cloned().unwrap_or(serde_json::Value::Array(Vec::new()));
     Value::from_serializable(&ConfigValue {
@@ -177,43 +177,22 @@ fn config_value(site: &Site) -> Value {
     })
 }
 
-fn term_index(site: &Site) -> TermIndex {
-    let mut index = HashMap::new();
-    for tax in &site.taxonomies {
-        for term in &tax.terms {
-            let link = TermLink {
-                name: term.name.clone(),
-                slug: term.slug.clone(),
-                permalink: term.permalink.clone(),
-            };
-            index.insert((tax.name.clone(), term.slug.clone()), link);
-        }
-    }
-    index
-}
-
-/// The term links of a page, in the order the page lists them, without repeats.
-fn page_terms<'a>(site: &Site, page: &'a Page, terms: &TermIndex) -> BTreeMap<&'a str, Vec<TermLink>> {
-    let strategy = site.config.slugify.taxonomies;
-    let mut out = BTreeMap::new();
-    for (tax, names) in &page.taxonomies {
-        let mut links: Vec<TermLink> = Vec::new();
-        for name in names {
-            let slug = match crate::slug::slugify(name.trim(), strategy) {
-                s if s.is_empty() || s == "-" => crate::site::fallback_slug(name.trim()),
-                s => s,
-            };
-            let Some(link) = terms.get(&(tax.clone(), slug)) else { continue };
-            if !links.iter().any(|l| l.slug == link.slug) {
-                links.push(link.clone());
-            }
-        }
-        out.insert(tax.as_str(), links);
+/// The term links of a page by taxonomy, in the order the page names them.
+fn page_terms<'a>(site: &'a Site, page: &Page) -> BTreeMap<&'a str, Vec<TermLink>> {
+    let mut out: BTreeMap<&str, Vec<TermLink>> = BTreeMap::new();
+    for &(t, k) in &page.terms {
+        let tax = &site.taxonomies[t];
+        let term = &tax.terms[k];
+        out.entry(tax.name.as_str()).or_default().push(TermLink {
+            name: term.name.clone(),
+            slug: term.slug.clone(),
+            permalink: term.permalink.clone(),
+        });
     }
     out
 }
 
-fn summary(site: &Site, page: &Page, terms: &TermIndex) -> Value {
+fn summary<'a>(site: &'a Site, page: &'a Page) -> Value {
     let rendered = page.rendered.as_ref();
     Value::from_serializable(&Summary {
         title: page.front.title.as_deref(),
@@ -227,7 +206,7 @@ fn summary(site: &Site, page: &Page, terms: &TermIndex) -> Value {
         summary: rendered.and_then(|r| r.summary.as_deref()),
         word_count: rendered.map_or(0, |r| r.word_count),
         reading_time: rendered.map_or(1, |r| r.reading_time),
-        taxonomies: page_terms(site, page, terms),
+        taxonomies: page_terms(site, page),
         authors: &page.front.authors,
         extra: &page.front.extra,
         draft: page.front.draft,

@@ -42,8 +42,14 @@ fn bom_before_front_matter_builds_and_leaves_no_bom_in_output() {
 fn crlf_front_matter_gives_clean_title_and_tags() {
     let site = Site::new();
     site.write("content/crlf.md", "+++\r\ntitle = \"Windows post\"\r\ntags = [\"a\", \"b\"]\r\n+++\r\nLine one\r\nLine two\r\n");
-    site.write("content/crlf-yaml.md", "---\r\ntitle: Windows post\r\ntags: [a, b]\r\n---\r\nLine one\r\n");
-    site.write("content/mixed.md", "+++\r\ntitle = \"Mixed\"\ntags = [\"a\"]\r\n+++\nLine one\r\nLine two\n");
+    site.write(
+        "content/crlf-yaml.md",
+        "---\r\ntitle: Windows post\r\ntags: [a, b]\r\n---\r\nLine one\r\n",
+    );
+    site.write(
+        "content/mixed.md",
+        "+++\r\ntitle = \"Mixed\"\ntags = [\"a\"]\r\n+++\nLine one\r\nLine two\n",
+    );
     site.build_ok();
     let html = site.html("crlf/index.html");
     assert_eq!(texts(&html, "h1")[0], "Windows post");
@@ -52,7 +58,10 @@ fn crlf_front_matter_gives_clean_title_and_tags() {
     assert!(body.contains("<p>Line one\nLine two</p>"), "{body}");
     let tags = site.html("tags/index.html");
     let names = texts(&tags, "main a");
-    assert!(names.iter().any(|n| n.starts_with('a')) && names.iter().any(|n| n.starts_with('b')), "{names:?}");
+    assert!(
+        names.iter().any(|n| n.starts_with('a')) && names.iter().any(|n| n.starts_with('b')),
+        "{names:?}"
+    );
     assert_eq!(texts(&site.html("crlf-yaml/index.html"), "h1")[0], "Windows post");
     assert!(site.exists("mixed/index.html"));
     assert!(!site.read("sitemap.xml").contains('\r'));
@@ -66,7 +75,10 @@ fn empty_or_unterminated_front_matter_builds_untitled_pages() {
     site.write("content/empty.md", "+++\n+++\nHello\n");
     site.write("content/empty-yaml.md", "---\n---\nHello\n");
     site.write("content/latest.md", "+++\ntemplate = \"latest.html\"\n+++");
-    site.write("templates/latest.html", "{% extends \"page.html\" %}{% block content %}latest{% endblock content %}");
+    site.write(
+        "templates/latest.html",
+        "{% extends \"page.html\" %}{% block content %}latest{% endblock content %}",
+    );
     site.build_ok();
     assert!(inner(&site.html("empty/index.html"), "main").contains("<p>Hello</p>"));
     assert!(inner(&site.html("empty-yaml/index.html"), "main").contains("<p>Hello</p>"));
@@ -82,7 +94,10 @@ fn delimiter_lines_in_the_body_stay_body() {
         "content/diff.md",
         "+++\ntitle = \"Diff post\"\n+++\nIntro.\n\n```diff\n--- a/lib.rs\n+++ b/lib.rs\n```\n\n```toml\n+++\n```\n\n---\n\nOutro.\n",
     );
-    site.write("content/diff-yaml.md", "---\ntitle: Yaml diff\n---\nIntro.\n\n```\n---\n```\n\n---\n\nOutro.\n");
+    site.write(
+        "content/diff-yaml.md",
+        "---\ntitle: Yaml diff\n---\nIntro.\n\n```\n---\n```\n\n---\n\nOutro.\n",
+    );
     site.build_ok();
     let body = inner(&site.html("diff/index.html"), "main");
     let code = texts(&site.html("diff/index.html"), "pre code");
@@ -109,7 +124,10 @@ fn template_braces_in_code_come_out_literally() {
     let code = texts(&html, "main code");
     assert!(code.iter().any(|c| c == "std::rt::lang_start::{{closure}}"), "{code:?}");
     assert!(code.iter().any(|c| c.contains("token: ${{ secrets.PUBLISH_TOKEN }}")), "{code:?}");
-    assert!(code.iter().any(|c| c.contains("{% block head %}{{ super() }}{% endblock head %}")), "{code:?}");
+    assert!(
+        code.iter().any(|c| c.contains("{% block head %}{{ super() }}{% endblock head %}")),
+        "{code:?}"
+    );
 }
 
 /// G06: a quoted date and a TOML date literal gave different results.
@@ -125,9 +143,18 @@ fn quoted_and_literal_dates_parse_the_same() {
         let doc = roxmltree::Document::parse(&xml).unwrap();
         let url = doc
             .descendants()
-            .find(|n| n.tag_name().name() == "url" && n.children().any(|c| c.text() == Some(&format!("https://example.org/{path}/"))))
+            .find(|n| {
+                n.tag_name().name() == "url"
+                    && n.children()
+                        .any(|c| c.text() == Some(&format!("https://example.org/{path}/")))
+            })
             .unwrap();
-        url.children().find(|c| c.tag_name().name() == "lastmod").unwrap().text().unwrap().to_string()
+        url.children()
+            .find(|c| c.tag_name().name() == "lastmod")
+            .unwrap()
+            .text()
+            .unwrap()
+            .to_string()
     };
     assert_eq!(lastmod("a"), "2024-03-05T00:00:00Z");
     assert_eq!(lastmod("b"), "2024-03-05T00:00:00Z");
@@ -150,8 +177,18 @@ fn duplicate_front_matter_keys_fail_naming_both_lines() {
     site.write("content/e.md", "+++\n[extra]\na = 1\n[extra]\nb = 2\n+++\n");
     let lines = error_lines(&site.build_err());
     assert_eq!(lines.len(), 3, "{lines:?}");
-    let find = |file: &str| lines.iter().find(|l| l.contains(file)).unwrap_or_else(|| panic!("{file}: {lines:?}")).clone();
-    for (file, key, a, b) in [("content/t.md", "title", "2", "3"), ("content/y.md", "title", "2", "3"), ("content/e.md", "extra", "2", "4")] {
+    let find = |file: &str| {
+        lines
+            .iter()
+            .find(|l| l.contains(file))
+            .unwrap_or_else(|| panic!("{file}: {lines:?}"))
+            .clone()
+    };
+    for (file, key, a, b) in [
+        ("content/t.md", "title", "2", "3"),
+        ("content/y.md", "title", "2", "3"),
+        ("content/e.md", "extra", "2", "4"),
+    ] {
         let line = find(file);
         assert!(line.contains(key) && line.contains(a) && line.contains(b), "{line}");
     }
@@ -204,7 +241,10 @@ fn non_ascii_slugs_and_anchors_resolve() {
     assert!(site.exists("uber-grosse/index.html"), "{:?}", site.files());
     assert!(site.exists("olmuhle/index.html"));
     for file in site.files() {
-        assert!(!file.starts_with("-/") && !file.starts_with("/") && !file.contains("//"), "{file}");
+        assert!(
+            !file.starts_with("-/") && !file.starts_with("/") && !file.contains("//"),
+            "{file}"
+        );
     }
     let html = site.html("headings/index.html");
     let ids = attrs(&html, "main h2", "id");
@@ -231,7 +271,10 @@ fn heading_ids_are_unique_and_explicit_ones_kept() {
     unique.sort();
     unique.dedup();
     assert_eq!(unique.len(), ids.len(), "{ids:?}");
-    assert!(ids.contains(&"header-2".to_string()) && ids.contains(&"header".to_string()), "{ids:?}");
+    assert!(
+        ids.contains(&"header-2".to_string()) && ids.contains(&"header".to_string()),
+        "{ids:?}"
+    );
     assert_eq!(ids.iter().filter(|i| *i == "header-1").count(), 1, "{ids:?}");
 
     let clash = Site::new();
@@ -244,8 +287,14 @@ fn heading_ids_are_unique_and_explicit_ones_kept() {
 #[test]
 fn ampersands_and_spaces_in_urls_keep_sitemap_and_feeds_valid() {
     let site = Site::new();
-    site.write("kiln.toml", "base_url = \"https://example.org\"\ntitle = \"T\"\n[slugify]\npaths = \"off\"\n");
-    site.write("content/amp.md", "+++\ntitle = \"Fish <and> chips\"\npath = \"apples-&-oranges\"\ndate = 2024-01-01\n+++\n");
+    site.write(
+        "kiln.toml",
+        "base_url = \"https://example.org\"\ntitle = \"T\"\n[slugify]\npaths = \"off\"\n",
+    );
+    site.write(
+        "content/amp.md",
+        "+++\ntitle = \"Fish <and> chips\"\npath = \"apples-&-oranges\"\ndate = 2024-01-01\n+++\n",
+    );
     site.write("content/apples & oranges.md", "+++\ntitle = \"Spaces\"\ndate = 2024-01-02\n+++\n");
     site.build_ok();
     let locs = xml_texts(&site.read("sitemap.xml"), "loc");
@@ -288,8 +337,14 @@ fn feed_text_round_trips_and_links_stay_readable() {
 #[test]
 fn drafts_and_future_posts_stay_out_everywhere() {
     let site = Site::new();
-    site.write("content/draft.md", "+++\ntitle = \"Draft\"\ndraft = true\ntags = [\"news\"]\n+++\n");
-    site.write("content/later.md", "+++\ntitle = \"Later\"\ndate = 2099-01-01\ntags = [\"news\"]\n+++\n");
+    site.write(
+        "content/draft.md",
+        "+++\ntitle = \"Draft\"\ndraft = true\ntags = [\"news\"]\n+++\n",
+    );
+    site.write(
+        "content/later.md",
+        "+++\ntitle = \"Later\"\ndate = 2099-01-01\ntags = [\"news\"]\n+++\n",
+    );
     site.write(
         "content/index-post.md",
         "+++\ntitle = \"Index post\"\ndate = 2024-01-01\ntags = [\"news\"]\n+++\n[d](@/draft.md) and [l](@/later.md)\n",
@@ -297,7 +352,14 @@ fn drafts_and_future_posts_stay_out_everywhere() {
     let report = site.build_ok();
     // Titles appear only where a page is listed; the index post's own links to the two
     // pages are content, and are reported as warnings below.
-    for file in ["index.html", "tags/news/index.html", "atom.xml", "rss.xml", "sitemap.xml", "search_index.json"] {
+    for file in [
+        "index.html",
+        "tags/news/index.html",
+        "atom.xml",
+        "rss.xml",
+        "sitemap.xml",
+        "search_index.json",
+    ] {
         let text = site.read(file);
         assert!(!text.contains("Draft"), "draft leaked into {file}");
         assert!(!text.contains("Later"), "future post leaked into {file}");
@@ -310,15 +372,28 @@ fn drafts_and_future_posts_stay_out_everywhere() {
     assert!(listed.contains(&"https://example.org/index-post/".to_string()), "{listed:?}");
     assert!(!site.exists("draft/index.html") && !site.exists("later/index.html"));
     let warnings: Vec<String> = report.warnings.iter().map(|w| w.to_string()).collect();
-    assert!(warnings.iter().any(|w| w.contains("content/index-post.md") && w.contains("draft")), "{warnings:?}");
-    assert!(warnings.iter().any(|w| w.contains("content/index-post.md") && w.contains("future")), "{warnings:?}");
-    assert!(warnings.iter().all(|w| !w.contains("not found") && !w.contains("points to no page")), "{warnings:?}");
-    let skipped: Vec<String> = report.skipped.iter().map(|(s, why)| format!("{s} {why:?}")).collect();
+    assert!(
+        warnings.iter().any(|w| w.contains("content/index-post.md") && w.contains("draft")),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings.iter().any(|w| w.contains("content/index-post.md") && w.contains("future")),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings.iter().all(|w| !w.contains("not found") && !w.contains("points to no page")),
+        "{warnings:?}"
+    );
+    let skipped: Vec<String> =
+        report.skipped.iter().map(|(s, why)| format!("{s} {why:?}")).collect();
     assert_eq!(skipped, ["content/draft.md Draft", "content/later.md Future"]);
 
     let mut with_drafts = Site::new();
     with_drafts.drafts = true;
-    for (path, text) in [("content/draft.md", "+++\ntitle = \"Draft\"\ndraft = true\ntags = [\"news\"]\n+++\n"), ("content/later.md", "+++\ntitle = \"Later\"\ndate = 2099-01-01\n+++\n")] {
+    for (path, text) in [
+        ("content/draft.md", "+++\ntitle = \"Draft\"\ndraft = true\ntags = [\"news\"]\n+++\n"),
+        ("content/later.md", "+++\ntitle = \"Later\"\ndate = 2099-01-01\n+++\n"),
+    ] {
         with_drafts.write(path, text);
     }
     with_drafts.build_ok();
@@ -336,8 +411,14 @@ fn non_utf8_files_fail_with_the_byte_offset_and_others_still_report() {
     site.write("content/dup.md", "+++\ntitle = \"A\"\ntitle = \"B\"\n+++\n");
     let lines = error_lines(&site.build_err());
     assert_eq!(lines.len(), 3, "{lines:?}");
-    assert!(lines.iter().any(|l| l.contains("content/latin1.md") && l.contains("byte 16")), "{lines:?}");
-    assert!(lines.iter().any(|l| l.contains("content/utf16.md") && l.contains("UTF-16")), "{lines:?}");
+    assert!(
+        lines.iter().any(|l| l.contains("content/latin1.md") && l.contains("byte 16")),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("content/utf16.md") && l.contains("UTF-16")),
+        "{lines:?}"
+    );
     assert!(lines.iter().any(|l| l.contains("content/dup.md")), "{lines:?}");
 }
 
@@ -370,7 +451,11 @@ fn template_errors_name_template_line_and_content_file() {
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert!(lines[0].contains("templates/index.html:1"), "{}", lines[0]);
     assert!(lines[0].contains("date"), "{}", lines[0]);
-    assert_ne!(strip_location(&lines[0]), strip_location(&missing), "missing value and wrong type read differently");
+    assert_ne!(
+        strip_location(&lines[0]),
+        strip_location(&missing),
+        "missing value and wrong type read differently"
+    );
 }
 
 fn strip_location(line: &str) -> String {
@@ -381,7 +466,10 @@ fn strip_location(line: &str) -> String {
 #[test]
 fn footnote_after_list_stays_out_of_the_list() {
     let site = Site::new();
-    site.write("content/f.md", "+++\ntitle = \"F\"\n+++\nLorem ipsum.[^a]\n\nA list:\n* Ipsum\n* Lorem\n\n[^a]: Cool.\n");
+    site.write(
+        "content/f.md",
+        "+++\ntitle = \"F\"\n+++\nLorem ipsum.[^a]\n\nA list:\n* Ipsum\n* Lorem\n\n[^a]: Cool.\n",
+    );
     site.build_ok();
     let html = site.html("f/index.html");
     let lis = scraper::Selector::parse("main ul li").unwrap();

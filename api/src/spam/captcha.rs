@@ -6,9 +6,22 @@
 //! error, a non-2xx answer, a body it cannot read, a missing or different
 //! hostname, a different action or a low score all refuse the submission.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use serde::Deserialize;
+
+/// The future a verifier returns: `Err` carries the reason code shown to the client.
+pub type VerifyFuture<'a> = Pin<Box<dyn Future<Output = Result<(), &'static str>> + Send + 'a>>;
+
+/// A captcha check. [`CaptchaVerifier`] speaks siteverify; another service
+/// can be plugged in with [`super::SpamGuard::with_verifier`]. An
+/// implementation must fail closed.
+pub trait Verify: Send + Sync + std::fmt::Debug {
+    /// Checks the token the page sent (`None` when it sent none).
+    fn verify<'a>(&'a self, token: Option<&'a str>) -> VerifyFuture<'a>;
+}
 
 /// The part of a siteverify answer that is checked.
 #[derive(Debug, Deserialize)]
@@ -52,7 +65,7 @@ impl CaptchaVerifier {
     }
 
     /// Verifies a token; the error is the reason code reported to the client.
-    pub async fn verify(&self, token: Option<&str>) -> Result<(), &'static str> {
+    pub async fn check(&self, token: Option<&str>) -> Result<(), &'static str> {
         let token = token.filter(|t| !t.is_empty()).ok_or("captcha_missing")?;
         let answer = self.ask(token).await.map_err(|e| {
             tracing::warn!(error = %e, "captcha verifier unreachable; refusing");
@@ -81,5 +94,11 @@ impl CaptchaVerifier {
             return Err("captcha_score");
         }
         Ok(())
+    }
+}
+
+impl Verify for CaptchaVerifier {
+    fn verify<'a>(&'a self, token: Option<&'a str>) -> VerifyFuture<'a> {
+        Box::pin(self.check(token))
     }
 }

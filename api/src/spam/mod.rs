@@ -13,7 +13,9 @@ use crate::config::{JsCheck, NoJsPolicy, SpamConfig};
 use crate::error::ApiError;
 use crate::form::RawSubmission;
 
-use captcha::CaptchaVerifier;
+use std::sync::Arc;
+
+use captcha::{CaptchaVerifier, Verify};
 use challenge::Challenger;
 
 /// How a submission is stored, if it is stored at all.
@@ -61,7 +63,7 @@ pub struct SpamGuard {
     js_check: JsCheck,
     no_js: NoJsPolicy,
     challenger: Challenger,
-    captcha: Option<CaptchaVerifier>,
+    captcha: Option<Arc<dyn Verify>>,
 }
 
 impl SpamGuard {
@@ -76,15 +78,22 @@ impl SpamGuard {
         );
         let captcha = config.captcha_verify_url.as_deref().map(|url| {
             let host = config.captcha_hostname.as_deref().unwrap_or(site_host);
-            CaptchaVerifier::new(
+            let verifier = CaptchaVerifier::new(
                 url,
                 &config.captcha_secret,
                 config.captcha_min_score,
                 host,
                 &config.captcha_action,
-            )
+            );
+            Arc::new(verifier) as Arc<dyn Verify>
         });
         Self { js_check: config.spam_check, no_js: config.no_js_policy, challenger, captcha }
+    }
+
+    /// Replaces the captcha verifier, for a service that does not speak siteverify.
+    pub fn with_verifier(mut self, verifier: Arc<dyn Verify>) -> Self {
+        self.captcha = Some(verifier);
+        self
     }
 
     /// The challenge issuer, for `GET /api/contact/challenge`.

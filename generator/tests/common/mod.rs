@@ -77,7 +77,8 @@ impl Site {
 
     pub fn read(&self, path: &str) -> String {
         let full = self.out().join(path);
-        std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("cannot read {}: {e}", full.display()))
+        std::fs::read_to_string(&full)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", full.display()))
     }
 
     pub fn html(&self, path: &str) -> scraper::Html {
@@ -90,7 +91,9 @@ impl Site {
             .into_iter()
             .filter_map(Result::ok)
             .filter(|e| e.file_type().is_file())
-            .map(|e| e.path().strip_prefix(self.out()).unwrap().to_string_lossy().replace('\\', "/"))
+            .map(|e| {
+                e.path().strip_prefix(self.out()).unwrap().to_string_lossy().replace('\\', "/")
+            })
             .collect();
         out.sort();
         out
@@ -117,7 +120,8 @@ pub fn inner(html: &scraper::Html, selector: &str) -> String {
 
 /// Parses XML strictly and returns the text of every element with that local name.
 pub fn xml_texts(xml: &str, name: &str) -> Vec<String> {
-    let doc = roxmltree::Document::parse(xml).unwrap_or_else(|e| panic!("not well-formed XML: {e}\n{xml}"));
+    let doc = roxmltree::Document::parse(xml)
+        .unwrap_or_else(|e| panic!("not well-formed XML: {e}\n{xml}"));
     doc.descendants()
         .filter(|n| n.is_element() && n.tag_name().name() == name)
         .map(|n| n.text().unwrap_or("").to_string())
