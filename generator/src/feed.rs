@@ -37,9 +37,13 @@ fn fixed(date: DateTime<Utc>) -> DateTime<FixedOffset> {
     date.fixed_offset()
 }
 
-fn entry_pages<'a>(site: &'a Site, scope: &FeedScope) -> Vec<&'a Page> {
-    scope.pages.iter().map(|&i| &site.pages[i]).collect()
+fn entry_pages<'a>(site: &'a Site, scope: &FeedScope) -> Vec<(usize, &'a Page)> {
+    scope.pages.iter().map(|&i| (i, &site.pages[i])).collect()
 }
+
+/// The rendered HTML of page `i`. The build keeps one copy of each page's HTML, inside the
+/// values templates read, so feeds take it from there.
+pub type HtmlOf<'a> = &'a dyn Fn(usize) -> &'a str;
 
 fn page_title(page: &Page) -> String {
     page.front.title.clone().unwrap_or_else(|| page.slug.clone())
@@ -54,17 +58,16 @@ fn page_authors<'a>(site: &'a Site, page: &'a Page) -> Vec<&'a str> {
 }
 
 /// The page's HTML for a feed entry, with its relative URLs made absolute.
-fn content_html(site: &Site, page: &Page) -> String {
-    let Some(rendered) = &page.rendered else { return String::new() };
+fn content_html(site: &Site, page: &Page, html: &str) -> String {
     let Some(base) = UrlBase::new(&page.permalink, &site.config.base_url) else {
-        return rendered.html.clone();
+        return html.to_string();
     };
-    absolute_urls(&rendered.html, &base).unwrap_or_else(|err| {
+    absolute_urls(html, &base).unwrap_or_else(|err| {
         tracing::warn!(
             source = %page.source,
             "relative links stay relative in the feeds: cannot read the page's HTML: {err}"
         );
-        rendered.html.clone()
+        html.to_string()
     })
 }
 
@@ -164,11 +167,12 @@ fn absolute_srcset(srcset: &str, base: &UrlBase) -> String {
 }
 
 /// The Atom feed of a scope.
-pub fn atom(site: &Site, scope: &FeedScope) -> String {
+pub fn atom(site: &Site, scope: &FeedScope, html_of: HtmlOf<'_>) -> String {
     let pages = entry_pages(site, scope);
     let self_url = crate::url::permalink(&site.config.base_url, &format!("{}atom.xml", scope.dir));
-    let entries: Vec<atom::Entry> = pages.iter().map(|page| atom_entry(site, page)).collect();
-    let updated = pages.iter().filter_map(|p| p.front.updated.or(p.date)).max().unwrap_or_default();
+    let entries: Vec<atom::Entry> =
+        pages.iter().map(|&(i, page)| atom_entry(site, page, html_of(i))).collect();
+    let updated = pages.iter().filter_map(|(_, p)| p.front.updated.or(p.date)).max().unwrap_or_default();
     let feed = atom::Feed {
         title: atom::Text::plain(scope.title.clone()),
         id: scope.home.to_string(),
@@ -192,7 +196,7 @@ fn link(href: &str, rel: &str) -> atom::Link {
     atom::Link { href: href.to_string(), rel: rel.to_string(), ..Default::default() }
 }
 
-fn atom_entry(site: &Site, page: &Page) -> atom::Entry {
+fn atom_entry(site: &Site, page: &Page, html: &str) -> atom::Entry {
     let date = page.date.unwrap_or_default();
     let authors = page_authors(site, page)
         .into_iter()
@@ -208,7 +212,7 @@ fn atom_entry(site: &Site, page: &Page) -> atom::Entry {
         summary: page.front.description.clone().map(atom::Text::plain),
         content: Some(atom::Content {
             content_type: Some("html".to_string()),
-            value: Some(content_html(site, page)),
+            value: Some(content_html(site, page, html)),
             ..Default::default()
         }),
         ..Default::default()
@@ -216,10 +220,11 @@ fn atom_entry(site: &Site, page: &Page) -> atom::Entry {
 }
 
 /// The RSS 2.0 feed of a scope.
-pub fn rss(site: &Site, scope: &FeedScope) -> String {
+pub fn rss(site: &Site, scope: &FeedScope, html_of: HtmlOf<'_>) -> String {
     let pages = entry_pages(site, scope);
-    let items: Vec<rss::Item> = pages.iter().map(|page| rss_item(site, page)).collect();
-    let updated = pages.iter().filter_map(|p| p.front.updated.or(p.date)).max();
+    let items: Vec<rss::Item> =
+        pages.iter().map(|&(i, page)| rss_item(site, page, html_of(i))).collect();
+    let updated = pages.iter().filter_map(|(_, p)| p.front.updated.or(p.date)).max();
     let channel = rss::Channel {
         title: scope.title.clone(),
         link: scope.home.to_string(),
@@ -233,7 +238,7 @@ pub fn rss(site: &Site, scope: &FeedScope) -> String {
     channel.to_string()
 }
 
-fn rss_item(site: &Site, page: &Page) -> rss::Item {
+fn rss_item(site: &Site, page: &Page, html: &str) -> rss::Item {
     let authors = page_authors(site, page);
     let dublin_core =
         (!authors.is_empty()).then(|| rss::extension::dublincore::DublinCoreExtension {
@@ -245,7 +250,7 @@ fn rss_item(site: &Site, page: &Page) -> rss::Item {
         link: Some(page.permalink.clone()),
         guid: Some(rss::Guid { value: page.permalink.clone(), permalink: true }),
         pub_date: page.date.map(|d| d.to_rfc2822()),
-        description: Some(content_html(site, page)),
+        description: Some(content_html(site, page, html)),
         dublin_core_ext: dublin_core,
         ..Default::default()
     }

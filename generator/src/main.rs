@@ -14,7 +14,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Kiln builds a static blog from markdown into plain HTML.
 #[derive(Parser)]
-#[command(name = "kiln", version, about)]
+#[command(name = "kiln", version, about = "Kiln builds a static blog from markdown into plain HTML.")]
 struct Cli {
     #[command(subcommand)]
     command: Command,

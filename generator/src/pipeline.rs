@@ -152,6 +152,7 @@ pub fn build(request: &BuildRequest) -> Result<BuildReport, BuildFailed> {
 
     // Values and the plan.
     let values = Values::build(&site, &asset_urls);
+    release_page_text(&mut site);
     templates.set_lookup(lookup(&site, &values, &copies, &embedded));
     clock.step("template values");
     let (plan, plan_errors) = render::plan(&site, copies, embedded);
@@ -219,6 +220,19 @@ pub fn build(request: &BuildRequest) -> Result<BuildReport, BuildFailed> {
         warnings: diags,
         elapsed: started.elapsed(),
     })
+}
+
+/// Drops each page's markdown and HTML once the template values hold what rendering needs:
+/// on a large site they are most of the memory, and keeping a second copy of every page's
+/// HTML would nearly double it.
+fn release_page_text(site: &mut Site) {
+    for page in &mut site.pages {
+        page.body = String::new();
+        if let Some(rendered) = &mut page.rendered {
+            rendered.html = String::new();
+            rendered.summary = None;
+        }
+    }
 }
 
 /// Logs the time each step of a build took, at debug level.

@@ -395,8 +395,8 @@ impl Renderer<'_> {
             Job::TaxonomyList(t) => self.taxonomy_list(*t)?,
             Job::TermPager(t, k, n) => self.term_pager(*t, *k, *n)?,
             Job::Redirect(to) => redirect_page(to),
-            Job::Atom(of) => feed::atom(site, &self.scope(*of)),
-            Job::Rss(of) => feed::rss(site, &self.scope(*of)),
+            Job::Atom(of) => feed::atom(site, &self.scope(*of), &|i| self.page_html(i)),
+            Job::Rss(of) => feed::rss(site, &self.scope(*of), &|i| self.page_html(i)),
             Job::Sitemap => self.sitemap(),
             Job::Robots => self.robots()?,
             Job::NotFound => self.tera("404.html", self.context("/404.html"), &Source::Site)?,
@@ -405,6 +405,11 @@ impl Renderer<'_> {
             Job::Embedded(bytes) => return Ok(Bytes::Shared(bytes.clone())),
         };
         Ok(Bytes::Owned(text.into_bytes()))
+    }
+
+    /// The rendered HTML of page `i`, from its template value.
+    fn page_html(&self, i: usize) -> &str {
+        self.values.pages[i].get_from_path("content").and_then(Value::as_str).unwrap_or("")
     }
 
     fn context(&self, raw_path: &str) -> Context {
