@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Caddy, TestApp, fixture_site};
+use common::{Caddy, TestApp, built_site};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
@@ -159,7 +159,8 @@ async fn site(adjust: impl FnOnce(&mut kiln_api::config::ServeConfig)) -> (TestA
     })
     .await;
     let upstream = app.base.trim_start_matches("http://").to_owned();
-    let caddy = Caddy::start(port, fixture_site(), &upstream).await;
+    // The real contact page: the example site built by the generator, for this origin.
+    let caddy = Caddy::start(port, built_site(&Caddy::origin(port)), &upstream).await;
     (app, caddy)
 }
 

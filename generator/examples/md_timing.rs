@@ -45,6 +45,35 @@ fn main() {
         println!("{} pages, {bytes} bytes: {elapsed:?} ({rate:.1} MB/s)", bodies.len());
     }
 
+    let started = Instant::now();
+    for (_, body) in &bodies {
+        let mut html = String::new();
+        let parser = pulldown_cmark::Parser::new_ext(body, bare_options());
+        pulldown_cmark::html::push_html(&mut html, parser);
+        std::hint::black_box(html);
+    }
+    println!("bare pulldown-cmark for comparison: {:?}", started.elapsed());
+
+    let started = Instant::now();
+    let mut events = 0;
+    for (_, body) in &bodies {
+        let mut html = String::with_capacity(body.len() * 3 / 2);
+        let parser = pulldown_cmark::Parser::new_ext(body, bare_options()).into_offset_iter();
+        let v: Vec<_> = parser.collect();
+        events += v.len();
+        pulldown_cmark::html::push_html(&mut html, v.into_iter().map(|(e, _)| e));
+        std::hint::black_box(html);
+    }
+    println!("EXPERIMENT collect: {:?} {events} events {}", started.elapsed(), std::mem::size_of::<(pulldown_cmark::Event, std::ops::Range<usize>)>());
+    let started = Instant::now();
+    for (_, body) in &bodies {
+        let mut html = String::with_capacity(body.len() * 3 / 2);
+        let parser = pulldown_cmark::Parser::new_ext(body, bare_options()).into_offset_iter();
+        pulldown_cmark::html::push_html(&mut html, parser.map(|(e, _)| e));
+        std::hint::black_box(html);
+    }
+    println!("EXPERIMENT offset stream presized: {:?}", started.elapsed());
+
     if let Some(dump) = dump {
         std::fs::write(dump, describe(&bodies, &rendered)).expect("dump is written");
     }
@@ -95,4 +124,14 @@ fn describe(bodies: &[(String, String)], rendered: &[Rendered]) -> String {
         let _ = writeln!(out, "-- external {:?}\n-- issues {:?}", page.external_links, page.issues);
     }
     out
+}
+
+/// The extensions [`render`] turns on, so that the bare figure parses the same markdown.
+fn bare_options() -> pulldown_cmark::Options {
+    use pulldown_cmark::Options;
+    Options::ENABLE_TABLES
+        | Options::ENABLE_FOOTNOTES
+        | Options::ENABLE_STRIKETHROUGH
+        | Options::ENABLE_TASKLISTS
+        | Options::ENABLE_HEADING_ATTRIBUTES
 }

@@ -152,6 +152,7 @@ pub fn build(request: &BuildRequest) -> Result<BuildReport, BuildFailed> {
 
     // Values and the plan.
     let values = Values::build(&site, &asset_urls);
+    clock.step("page values");
     release_page_text(&mut site);
     templates.set_lookup(lookup(&site, &values, &copies, &embedded));
     clock.step("template values");

@@ -393,6 +393,20 @@ pub fn fixture_site() -> tempfile::TempDir {
     dir
 }
 
+/// The repository's example site, built by the real generator with `base_url` set to the
+/// origin Caddy serves it on, so the browser drives the contact page the theme produces.
+pub fn built_site(base_url: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut request = kiln::BuildRequest::new(&repo);
+    request.output = Some(dir.path().to_path_buf());
+    request.base_url = Some(base_url.to_string());
+    if let Err(failed) = kiln::build(&request) {
+        panic!("the example site does not build:\n{failed}");
+    }
+    dir
+}
+
 /// Bytes that stand for a precompressed file: Caddy serves them as they are.
 pub fn gzip_marker() -> Vec<u8> {
     b"\x1f\x8b precompressed marker".to_vec()
