@@ -184,10 +184,13 @@ pub fn build(request: &BuildRequest) -> Result<BuildReport, BuildFailed> {
             format!("cannot open output {}: {err}", output.display()),
         )])
     })?;
+    let timings = KindTimings::default();
     let errors: Vec<Diagnostic> = plan
         .par_iter()
         .filter_map(|planned| {
+            let started = Instant::now();
             let bytes = renderer.render(planned);
+            timings.add(&planned.job, started.elapsed());
             let staged = bytes.and_then(|bytes| match bytes {
                 Bytes::Owned(bytes) => stager.stage(&planned.path, &bytes, planned.sources.clone()),
                 Bytes::Shared(bytes) => {
@@ -201,6 +204,7 @@ pub fn build(request: &BuildRequest) -> Result<BuildReport, BuildFailed> {
         })
         .collect();
     clock.step("render and stage");
+    timings.log();
     if !errors.is_empty() {
         stager.abort();
         diags.extend(errors);
@@ -223,15 +227,48 @@ pub fn build(request: &BuildRequest) -> Result<BuildReport, BuildFailed> {
     })
 }
 
-/// Drops each page's markdown and HTML once the template values hold what rendering needs:
-/// on a large site they are most of the memory, and keeping a second copy of every page's
-/// HTML would nearly double it.
+/// Drops each page's summary once the template values hold it: the values are the one copy
+/// the rest of the build reads.
 fn release_page_text(site: &mut Site) {
     for page in &mut site.pages {
-        page.body = String::new();
         if let Some(rendered) = &mut page.rendered {
-            rendered.html = String::new();
             rendered.summary = None;
+        }
+    }
+}
+
+/// CPU time spent rendering each kind of output, logged at debug level to show where a
+/// build's time goes.
+#[derive(Default)]
+struct KindTimings {
+    nanos: [std::sync::atomic::AtomicU64; 6],
+    counts: [std::sync::atomic::AtomicU64; 6],
+}
+
+impl KindTimings {
+    const NAMES: [&'static str; 6] = ["pages", "section lists", "taxonomy pages", "feeds", "site files", "copies"];
+
+    fn add(&self, job: &render::Job, elapsed: Duration) {
+        use render::Job;
+        let kind = match job {
+            Job::Page(_) => 0,
+            Job::SectionPager(..) | Job::Redirect(_) => 1,
+            Job::TaxonomyList(_) | Job::TermPager(..) => 2,
+            Job::Atom(_) | Job::Rss(_) => 3,
+            Job::Sitemap | Job::Robots | Job::NotFound | Job::SearchIndex => 4,
+            Job::Copy(_) | Job::Embedded(_) => 5,
+        };
+        let ordering = std::sync::atomic::Ordering::Relaxed;
+        self.nanos[kind].fetch_add(elapsed.as_nanos() as u64, ordering);
+        self.counts[kind].fetch_add(1, ordering);
+    }
+
+    fn log(&self) {
+        let ordering = std::sync::atomic::Ordering::Relaxed;
+        for (i, name) in Self::NAMES.iter().enumerate() {
+            let count = self.counts[i].load(ordering);
+            let ms = self.nanos[i].load(ordering) as f64 / 1e6;
+            tracing::debug!("  render {name}: {count} in {ms:.1} ms of CPU");
         }
     }
 }
@@ -321,7 +358,11 @@ fn render_markdown(site: &mut Site, highlighter: Option<&Highlighter>) -> Vec<Di
     let pages: Vec<_> = site
         .pages
         .par_iter()
-        .map(|p| render_one(&p.body, p.body_line, &p.source, p.section))
+        .map(|p| {
+            let (mut rendered, diags) = render_one(&p.body, p.body_line, &p.source, p.section);
+            let content = tera::Value::safe_string(&std::mem::take(&mut rendered.html));
+            (rendered, content, diags)
+        })
         .collect();
     let sections: Vec<_> = site
         .sections
@@ -330,8 +371,10 @@ fn render_markdown(site: &mut Site, highlighter: Option<&Highlighter>) -> Vec<Di
         .map(|(i, s)| render_one(&s.body, s.body_line, &s.blame(), i))
         .collect();
     let mut diags = Vec::new();
-    for (page, (rendered, d)) in site.pages.iter_mut().zip(pages) {
+    for (page, (rendered, content, d)) in site.pages.iter_mut().zip(pages) {
         page.rendered = Some(rendered);
+        page.content = content;
+        page.body = String::new();
         diags.extend(d);
     }
     for (section, (rendered, d)) in site.sections.iter_mut().zip(sections) {
@@ -343,42 +386,46 @@ fn render_markdown(site: &mut Site, highlighter: Option<&Highlighter>) -> Vec<Di
 
 /// Warns about `#anchor` and `@/page.md#anchor` links whose target has no such id.
 fn check_anchors(site: &Site) -> Vec<Diagnostic> {
-    let ids_of = |rendered: Option<&Rendered>, anchor: &str| {
-        rendered.is_some_and(|r| {
+    // A page's HTML lives in its template value by now; a section's in its rendering.
+    fn page_doc(p: &crate::site::Page) -> Option<(&Rendered, &str)> {
+        p.rendered.as_ref().map(|r| (r, p.content.as_str().unwrap_or("")))
+    }
+    fn section_doc(s: &crate::site::Section) -> Option<(&Rendered, &str)> {
+        s.rendered.as_ref().map(|r| (r, r.html.as_str()))
+    }
+    let has_anchor = |target: Option<(&Rendered, &str)>, anchor: &str| {
+        target.is_some_and(|(r, html)| {
             r.heading_ids.iter().any(|id| id == anchor)
-                || r.html.contains(&format!("id=\"{anchor}\""))
-                || r.html.contains(&format!("name=\"{anchor}\""))
+                || html.contains(&format!("id=\"{anchor}\""))
+                || html.contains(&format!("name=\"{anchor}\""))
         })
     };
     let mut diags = Vec::new();
-    let docs = site.pages.iter().map(|p| (&p.source, p.rendered.as_ref(), p.body_line)).chain(
+    let docs = site.pages.iter().map(|p| (&p.source, page_doc(p), p.body_line)).chain(
         site.sections.iter().filter(|s| s.source.is_some()).map(|s| {
-            (s.source.as_ref().unwrap_or(&Source::Site), s.rendered.as_ref(), s.body_line)
+            (s.source.as_ref().unwrap_or(&Source::Site), section_doc(s), s.body_line)
         }),
     );
-    for (source, rendered, body_line) in docs {
-        let Some(own) = rendered else { continue };
-        for anchor in own.anchor_refs.iter().filter(|a| !a.anchor.is_empty()) {
+    for (source, own, body_line) in docs {
+        let Some(own) = own else { continue };
+        for anchor in own.0.anchor_refs.iter().filter(|a| !a.anchor.is_empty()) {
             let target = match &anchor.content_path {
                 None => Some(own),
                 Some(path) => match site.targets.get(path.trim_start_matches('/')) {
-                    Some(crate::site::Target::Page(i)) => site.pages[*i].rendered.as_ref(),
-                    Some(crate::site::Target::Section(i)) => site.sections[*i].rendered.as_ref(),
+                    Some(crate::site::Target::Page(i)) => page_doc(&site.pages[*i]),
+                    Some(crate::site::Target::Section(i)) => section_doc(&site.sections[*i]),
                     _ => continue,
                 },
             };
-            if !ids_of(target, &anchor.anchor) {
+            if !has_anchor(target, &anchor.anchor) {
                 let place = anchor
                     .content_path
                     .as_deref()
                     .map_or("this page".to_string(), |p| format!("`@/{p}`"));
                 let message =
                     format!("link to `#{}` finds no such anchor in {place}", anchor.anchor);
-                diags.push(Diagnostic::warning(
-                    source.clone(),
-                    Some(body_line + anchor.line.saturating_sub(1)),
-                    message,
-                ));
+                let line = Some(body_line + anchor.line.saturating_sub(1));
+                diags.push(Diagnostic::warning(source.clone(), line, message));
             }
         }
     }

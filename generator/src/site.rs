@@ -72,8 +72,12 @@ pub struct Page {
     pub lower: Option<usize>,
     /// The previous page in its section's order (newer, for date order).
     pub higher: Option<usize>,
-    /// The rendered markdown, once [`crate::build`] has rendered it.
+    /// The rendered markdown, once [`crate::build`] has rendered it. Its HTML moves into
+    /// `content` at once.
     pub rendered: Option<Rendered>,
+    /// The page's HTML as the value templates read (`page.content`): the one copy of it the
+    /// build keeps, since on a large site the pages' HTML is most of the memory.
+    pub content: tera::Value,
 }
 
 /// A section: a folder of content, with or without an `_index.md`.
@@ -476,6 +480,7 @@ impl<'a> Builder<'a> {
             lower: None,
             higher: None,
             rendered: None,
+            content: tera::Value::none(),
         })
     }
 

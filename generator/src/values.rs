@@ -97,7 +97,7 @@ struct Summary<'a> {
 
 #[derive(Serialize)]
 struct FullPage<'a> {
-    content: &'a str,
+    content: Value,
     toc: &'a [Heading],
     lower: Option<Value>,
     higher: Option<Value>,
@@ -224,7 +224,7 @@ fn full_page(
     let rendered = page.rendered.as_ref();
     let section = &site.sections[page.section];
     let own = Value::from_serializable(&FullPage {
-        content: rendered.map_or("", |r| r.html.as_str()),
+        content: page.content.clone(),
         toc: rendered.map_or(&[], |r| r.toc.as_slice()),
         lower: page.lower.map(|i| summaries[i].clone()),
         higher: page.higher.map(|i| summaries[i].clone()),
