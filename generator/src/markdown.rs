@@ -17,16 +17,21 @@
 //! links at `{permalink}#fragment` is left to whoever knows it. Raw HTML is kept as written.
 //!
 //! Each call is independent and allocation-light, so pages can be rendered in parallel.
+//!
+//! The body is parsed once into a list of events, because heading ids and footnote numbers
+//! depend on the whole page. The rewritten events are then streamed straight into the HTML
+//! writer, and the summary is cut from the page's HTML when nothing in it had to change.
 
 use std::borrow::Cow;
-use std::cell::OnceCell;
-use std::collections::{HashMap, HashSet};
-use std::hash::BuildHasher;
+use std::cell::{Cell, OnceCell, RefCell};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::fmt;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::ops::Range;
 
 use pulldown_cmark::{CodeBlockKind, CowStr, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 
-use crate::highlight::{Highlighter, fence_language, push_escaped_html};
+use crate::highlight::{Highlighter, escape_html, fence_language, push_escaped_html};
 use crate::slug::{SlugStrategy, slugify_or};
 
 /// The id a heading gets when its text gives an empty slug (an emoji-only heading, say).
@@ -194,26 +199,72 @@ pub fn render(
     links: &dyn LinkResolver,
 ) -> Rendered {
     let lines = LineIndex::new(body);
-    let parsed = parse(body, opts);
+    let written = Cell::new(0);
+    let context = Context {
+        opts,
+        highlighter: highlighter.filter(|_| opts.highlight_code),
+        links,
+        lines: &lines,
+        written: &written,
+        may_have_summary: may_hold_more_marker(body),
+    };
 
+    // Footnote numbers and ids depend on the whole page, so a page that may have footnotes is
+    // not even tried in one pass.
+    let streamed = if may_hold_footnotes(body) { None } else { render_streamed(body, context) };
+    streamed.unwrap_or_else(|| render_parsed(body, context))
+}
+
+/// Renders `body` in one pass, straight from the parser, giving each heading its id as it comes.
+///
+/// The ids are the ones [`render_parsed`] would give as long as no id is wanted twice and no
+/// same-page link depends on the ids of headings further down. Returns `None` when the page
+/// turns out not to be like that; nothing of the attempt is kept then.
+fn render_streamed(body: &str, context: Context<'_>) -> Option<Rendered> {
+    let events = Parser::new_ext(body, parser_options(context.opts)).into_offset_iter();
+    let headings = Headings { as_they_come: true, ..Headings::default() };
+    let footnotes = Footnotes::default();
+    let mut rewriter =
+        Rewriter::new(context, events, IdSet::default(), headings, footnotes, Vec::new());
+    let html = rewriter.write_page();
+    (!rewriter.gave_up).then(|| rewriter.into_rendered(html))
+}
+
+/// Renders `body` in two passes: the first parses it all to learn every heading and the order
+/// of the footnotes, so that ids can be given out page-wide; the second rewrites the events.
+fn render_parsed(body: &str, context: Context<'_>) -> Rendered {
+    let parsed = parse(body, context.opts);
+
+    let (opts, lines) = (context.opts, context.lines);
     let mut ids = IdSet::default();
     let mut issues = Vec::new();
-    let heading_ids = assign_heading_ids(&parsed.headings, opts, &mut ids, &lines, &mut issues);
-    let toc = build_toc(&parsed.headings, &heading_ids);
+    let heading_ids = assign_heading_ids(&parsed.headings, opts, &mut ids, lines, &mut issues);
+    let headings = Headings { sources: parsed.headings, ids: heading_ids, ..Headings::default() };
+    let footnotes = Footnotes::new(parsed.footnote_numbers, parsed.has_definitions, &mut ids);
 
-    let highlighter = highlighter.filter(|_| opts.highlight_code);
-    let context = Context { opts, highlighter, links, lines: &lines };
-    let footnotes = Footnotes::new(parsed.footnote_numbers, &mut ids);
-    let mut rewriter = Rewriter::new(context, ids, heading_ids, footnotes, issues);
-    for (event, range) in parsed.events {
-        rewriter.rewrite(event, range);
-    }
-    let mut rendered = rewriter.finish();
+    let events = parsed.events.into_iter();
+    let mut rewriter = Rewriter::new(context, events, ids, headings, footnotes, issues);
+    let html = rewriter.write_page();
+    rewriter.into_rendered(html)
+}
 
-    rendered.toc = toc;
-    rendered.word_count = parsed.word_count;
-    rendered.reading_time = parsed.word_count.div_ceil(WORDS_PER_MINUTE).max(1);
-    rendered
+thread_local! {
+    /// The buffer each thread writes pages into; see [`Rewriter::write_page`].
+    static PAGE_BUFFER: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+/// A page buffer that an unusually long page grew past this is let go rather than kept.
+const PAGE_BUFFER_LIMIT: usize = 1 << 20;
+
+/// Whether `body` might hold a `<!-- more -->` line. Only then are the page's events copied
+/// aside for a summary; without any HTML comment there is none to make.
+fn may_hold_more_marker(body: &str) -> bool {
+    body.contains("<!--")
+}
+
+/// Whether `body` might reference or define a footnote, both of which are written `[^…`.
+fn may_hold_footnotes(body: &str) -> bool {
+    body.contains("[^")
 }
 
 fn parser_options(opts: &MarkdownOptions) -> Options {
@@ -248,7 +299,7 @@ impl<'a> LineIndex<'a> {
     }
 }
 
-/// What the first pass learns about one heading.
+/// What is learnt about one heading from its events.
 struct HeadingSource {
     level: u8,
     explicit_id: Option<String>,
@@ -256,23 +307,27 @@ struct HeadingSource {
     offset: usize,
 }
 
-/// The first pass: the events, kept for the second pass, and the facts the second pass needs
-/// before it starts (every heading, and the order in which footnotes are first referenced).
+/// The first pass of [`render_parsed`]: the events, kept for the second pass, and the facts the
+/// second pass needs before it starts (every heading, and the order in which footnotes are first
+/// referenced).
 #[derive(Default)]
 struct Parsed<'a> {
     events: Vec<(Event<'a>, Range<usize>)>,
     headings: Vec<HeadingSource>,
     footnote_numbers: HashMap<String, usize>,
-    word_count: usize,
+    has_definitions: bool,
 }
 
+/// Prose gives about one event per 35 bytes and lists and tables more; reserving for one per
+/// 16 bytes means the list is almost never grown and copied.
+const BYTES_PER_EVENT: usize = 16;
+
 fn parse<'a>(body: &'a str, opts: &MarkdownOptions) -> Parsed<'a> {
-    let mut parsed = Parsed { events: Vec::with_capacity(body.len() / 8), ..Parsed::default() };
-    let mut words = WordCounter::default();
+    let events = Vec::with_capacity(body.len() / BYTES_PER_EVENT + 16);
+    let mut parsed = Parsed { events, ..Parsed::default() };
     let mut heading: Option<HeadingSource> = None;
 
     for (event, range) in Parser::new_ext(body, parser_options(opts)).into_offset_iter() {
-        words.observe(&event);
         match &event {
             Event::Start(Tag::Heading { level, id, .. }) => {
                 heading = Some(HeadingSource {
@@ -292,12 +347,11 @@ fn parse<'a>(body: &'a str, opts: &MarkdownOptions) -> Parsed<'a> {
                 let next = parsed.footnote_numbers.len() + 1;
                 parsed.footnote_numbers.entry(footnote_key(label)).or_insert(next);
             }
+            Event::Start(Tag::FootnoteDefinition(_)) => parsed.has_definitions = true,
             _ => {}
         }
         parsed.events.push((event, range));
     }
-
-    parsed.word_count = words.count;
     parsed
 }
 
@@ -334,13 +388,78 @@ impl WordCounter {
         }
     }
 
+    /// Works on bytes rather than chars: prose is nearly all ASCII, and decoding every char
+    /// cost more than the rest of the first pass. Only where a whitespace char outside ASCII
+    /// may begin is a char decoded, so the count is still the one [`char::is_whitespace`] gives.
     fn count_in(&mut self, text: &str) {
-        for c in text.chars() {
-            let starts_word = !c.is_whitespace() && !self.in_word;
-            self.count += usize::from(starts_word);
-            self.in_word = !c.is_whitespace();
+        let bytes = text.as_bytes();
+        if text.is_ascii() || !bytes.iter().copied().any(may_begin_unicode_space) {
+            return self.count_in_ascii(bytes);
         }
+        let mut start = 0;
+        while let Some(found) = bytes[start..].iter().copied().position(may_begin_unicode_space) {
+            let at = start + found;
+            self.count_in_ascii(&bytes[start..at]);
+            let Some(c) = text[at..].chars().next() else { return };
+            self.count += usize::from(!c.is_whitespace() && !self.in_word);
+            self.in_word = !c.is_whitespace();
+            start = at + c.len_utf8();
+        }
+        self.count_in_ascii(&bytes[start..]);
     }
+
+    /// Counts as if only ASCII whitespace separated words. A char of several bytes is then a
+    /// run of non-space bytes, which starts one word at most, as the char alone would.
+    ///
+    /// Eight bytes are looked at together, as one `u64`: a word starts at every byte that is not
+    /// a space while the byte before it is.
+    fn count_in_ascii(&mut self, bytes: &[u8]) {
+        let Some(&last) = bytes.last() else { return };
+        let (blocks, rest) = bytes.as_chunks::<8>();
+        // Padding with spaces starts no word.
+        let mut padded = [b' '; 8];
+        padded[..rest.len()].copy_from_slice(rest);
+
+        let mut space_before = u64::from(!self.in_word) << 7;
+        for block in blocks.iter().chain([&padded]) {
+            let spaces = space_bits(u64::from_le_bytes(*block));
+            let starts = !spaces & ((spaces << 8) | space_before) & HIGH_BITS;
+            // Each byte of `starts >> 7` is 0 or 1; the multiplication adds them up in the top byte.
+            self.count += ((starts >> 7).wrapping_mul(LOW_BITS) >> 56) as usize;
+            space_before = spaces >> 56;
+        }
+        self.in_word = !is_space(last);
+    }
+}
+
+/// The lowest bit of every byte of a `u64`.
+const LOW_BITS: u64 = 0x0101_0101_0101_0101;
+
+/// The highest bit of every byte of a `u64`.
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// Marks, by its highest bit, every byte of `block` that [`is_space`] holds for.
+///
+/// The sums below stay inside their bytes because the highest bits are cleared first, and a
+/// byte with its highest bit set is not ASCII, so never a space.
+fn space_bits(block: u64) -> u64 {
+    let low = block & !HIGH_BITS;
+    let not_blank = low ^ (u64::from(b' ') * LOW_BITS);
+    let blank = !((not_blank + 0x7F * LOW_BITS) | not_blank);
+    let from_tab = low + (0x80 - u64::from(b'\t')) * LOW_BITS;
+    let past_return = low + (0x80 - u64::from(b'\r') - 1) * LOW_BITS;
+    (blank | (from_tab & !past_return)) & !block & HIGH_BITS
+}
+
+/// ASCII whitespace as [`char::is_whitespace`] sees it, which includes the vertical tab.
+fn is_space(byte: u8) -> bool {
+    matches!(byte, b'\t'..=b'\r' | b' ')
+}
+
+/// The first bytes of the UTF-8 forms of U+0085, U+00A0, U+1680, U+2000 to U+205F and U+3000,
+/// the only whitespace chars outside ASCII.
+fn may_begin_unicode_space(byte: u8) -> bool {
+    matches!(byte, 0xC2 | 0xE1..=0xE3)
 }
 
 fn is_inline(tag: &Tag<'_>) -> bool {
@@ -372,10 +491,33 @@ fn is_inline_end(tag: TagEnd) -> bool {
 /// The ids used on a page, so that every new one can be made unique.
 #[derive(Default)]
 struct IdSet {
-    used: HashSet<String>,
+    used: HashSet<String, BuildHasherDefault<IdHasher>>,
     /// The next suffix to try for a base, so that a page with many equal headings does not
     /// try `-1`, `-2`… from the start each time.
     next_suffix: HashMap<String, usize>,
+}
+
+/// FNV-1a, for the short ids of one page. They come from the site's own content, so the
+/// resistance to crafted collisions of the standard SipHash buys nothing, while its cost was a
+/// good part of giving headings their ids.
+struct IdHasher(u64);
+
+impl Default for IdHasher {
+    fn default() -> Self {
+        Self(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 impl IdSet {
@@ -469,18 +611,23 @@ fn heading_slug(text: &str, strategy: SlugStrategy) -> String {
     slugify_or(text.trim(), strategy, HEADING_FALLBACK_ID)
 }
 
-fn build_toc(headings: &[HeadingSource], ids: &[String]) -> Vec<Heading> {
+fn build_toc(headings: Vec<HeadingSource>, ids: &[String]) -> Vec<Heading> {
     let mut toc = Vec::new();
-    for (heading, id) in headings.iter().zip(ids) {
+    for (heading, id) in headings.into_iter().zip(ids) {
         let entry = Heading {
             level: heading.level,
             id: id.clone(),
-            title: heading.text.trim().to_owned(),
+            title: trimmed(heading.text),
             children: Vec::new(),
         };
         insert_into_toc(&mut toc, entry);
     }
     toc
+}
+
+/// `text` without surrounding whitespace, reusing its buffer when there is none to cut.
+fn trimmed(text: String) -> String {
+    if text.trim().len() == text.len() { text } else { text.trim().to_owned() }
 }
 
 /// A heading goes under the last heading of a lower level, or at this level when there is none.
@@ -492,14 +639,21 @@ fn insert_into_toc(siblings: &mut Vec<Heading>, entry: Heading) {
 }
 
 /// What the second pass reads but never changes.
+#[derive(Clone, Copy)]
 struct Context<'r> {
     opts: &'r MarkdownOptions,
     highlighter: Option<&'r Highlighter>,
     links: &'r dyn LinkResolver,
     lines: &'r LineIndex<'r>,
+    /// How many bytes of the page's HTML the writer has produced so far, while the page is
+    /// streamed. It tells where in the HTML a `<!-- more -->` starts.
+    written: &'r Cell<usize>,
+    /// Whether the body might hold a `<!-- more -->` line at all.
+    may_have_summary: bool,
 }
 
 /// The footnotes of a page: their numbers, their element ids and their collected definitions.
+#[derive(Default)]
 struct Footnotes<'a> {
     numbers: HashMap<String, usize>,
     /// Indexed by number - 1.
@@ -509,6 +663,8 @@ struct Footnotes<'a> {
     definitions: Vec<FootnoteDefinition<'a>>,
     /// Indices into `definitions` of those still being read, innermost last.
     open: Vec<usize>,
+    /// Whether the first pass saw any definition.
+    has_definitions: bool,
 }
 
 /// One footnote definition's events, rendered once every reference to it is known.
@@ -524,7 +680,7 @@ struct FootnoteDefinition<'a> {
 impl<'a> Footnotes<'a> {
     /// Numbers follow the order of first reference; the ids are claimed now so that references
     /// can link to definitions written further down.
-    fn new(numbers: HashMap<String, usize>, ids: &mut IdSet) -> Self {
+    fn new(numbers: HashMap<String, usize>, has_definitions: bool, ids: &mut IdSet) -> Self {
         let count = numbers.len();
         let definition_ids = (1..=count).map(|n| ids.claim_unique(format!("fn-{n}"))).collect();
         Self {
@@ -533,6 +689,7 @@ impl<'a> Footnotes<'a> {
             reference_ids: vec![Vec::new(); count],
             definitions: Vec::new(),
             open: Vec::new(),
+            has_definitions,
         }
     }
 
@@ -554,23 +711,148 @@ impl<'a> Footnotes<'a> {
     }
 }
 
+/// The summary, gathered while the page is rewritten: a copy of the page's events up to the
+/// first top-level `<!-- more -->`, in the versions that work away from the page.
+///
+/// When no copied event had to change, the summary is simply the start of the page's HTML and
+/// the copy is never rendered.
+struct Summary<'a> {
+    /// Whether page events are still being copied: a marker may come and none has yet.
+    recording: bool,
+    events: Vec<Event<'a>>,
+    /// Whether some copied event differs from the page's.
+    swapped: bool,
+    /// The top-level HTML block being read, which may turn out to be the marker.
+    html_block: Option<(SummaryCut, String)>,
+    /// Where the summary ends, once its marker is found.
+    end: Option<SummaryCut>,
+}
+
+/// A place in the page: the number of events before it, and the length of the page's HTML
+/// before it when the page is being streamed.
+#[derive(Clone, Copy)]
+struct SummaryCut {
+    events: usize,
+    html: Option<usize>,
+}
+
+impl<'a> Summary<'a> {
+    fn new(may_have_summary: bool) -> Self {
+        Self {
+            recording: may_have_summary,
+            events: Vec::new(),
+            swapped: false,
+            html_block: None,
+            end: None,
+        }
+    }
+
+    /// Copies an event that went to the page, and keeps the text of a possible marker.
+    fn copy(&mut self, event: &Event<'a>) {
+        if !self.recording {
+            return;
+        }
+        if let (Some((_, text)), Event::Html(html)) = (&mut self.html_block, event) {
+            text.push_str(html);
+        }
+        self.events.push(event.clone());
+    }
+
+    /// Changes the copy of the event the page got last; returns whether there was one to change.
+    fn swap_last(&mut self, change: impl FnOnce(&mut Event<'a>)) -> bool {
+        let Some(last) = self.events.last_mut().filter(|_| self.recording) else { return false };
+        change(last);
+        self.swapped = true;
+        true
+    }
+
+    fn open_html_block(&mut self, html: Option<usize>) {
+        if self.recording {
+            let cut = SummaryCut { events: self.events.len(), html };
+            self.html_block = Some((cut, String::new()));
+        }
+    }
+
+    /// Ends the summary at a top-level `<!-- more -->` block, the first one only.
+    fn close_html_block(&mut self) {
+        let Some((cut, text)) = self.html_block.take() else { return };
+        if is_more_marker(&text) {
+            self.recording = false;
+            self.events.truncate(cut.events);
+            self.end = Some(cut);
+        }
+    }
+
+    /// The summary's HTML given the page's, or `None` without a marker or if it is blank.
+    fn html(self, page: &str) -> Option<String> {
+        let cut = self.end?;
+        let html = match cut.html {
+            Some(len) if !self.swapped => page[..len].to_owned(),
+            _ => {
+                let mut html = String::with_capacity(cut.html.unwrap_or_default() + 64);
+                pulldown_cmark::html::push_html(&mut html, self.events.into_iter());
+                html
+            }
+        };
+        (!html.trim().is_empty()).then_some(html)
+    }
+}
+
+/// Where the streamed page goes: the HTML, with its length published for the rewriter, which
+/// runs between the writer's writes.
+struct PageSink<'h, 'c> {
+    html: &'h mut String,
+    written: &'c Cell<usize>,
+}
+
+impl fmt::Write for PageSink<'_, '_> {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        self.html.push_str(text);
+        self.written.set(self.html.len());
+        Ok(())
+    }
+}
+
+/// The headings of a page with their ids, all of them or those seen so far.
+#[derive(Default)]
+struct Headings {
+    sources: Vec<HeadingSource>,
+    ids: Vec<String>,
+    /// The index of the next heading to be rewritten.
+    next: usize,
+    /// Whether each heading is given its id when it comes, rather than all being known ahead.
+    as_they_come: bool,
+}
+
 /// The second pass: rewrites headings, links, code blocks and footnotes, and collects what it
 /// finds on the way.
-struct Rewriter<'a, 'r> {
+///
+/// It is an iterator over the page's rewritten events, so that they go to the HTML writer as
+/// they are made instead of being gathered first. Its `input` is either the parser itself or
+/// the events of a first pass.
+struct Rewriter<'a, 'r, I> {
     context: Context<'r>,
+    input: I,
+    /// Events of the body read ahead of the one being rewritten, to learn a heading's text.
+    lookahead: VecDeque<(Event<'a>, Range<usize>)>,
+    /// Rewritten page events not yet taken by the writer; one event may become several.
+    ready: VecDeque<Event<'a>>,
+    /// How many events went to the page so far.
+    page_events: usize,
+    /// Whether `context.written` follows the page, which is so only while it is streamed.
+    streaming: bool,
+    /// Set when ids are given as headings come and the page turns out to need them all known
+    /// ahead; the rewriter then ends the page early and its results are worthless.
+    gave_up: bool,
+    words: WordCounter,
     ids: IdSet,
-    heading_ids: Vec<String>,
-    next_heading: usize,
+    headings: Headings,
     footnotes: Footnotes<'a>,
-    out: Vec<Event<'a>>,
     /// Open tags around the current event; 0 at the top level of the page.
     depth: usize,
     image_depth: usize,
     code: Option<CodeBlock>,
-    html_block_start: Option<usize>,
-    summary_end: Option<usize>,
-    /// How the summary shows the page's events that only work on the page, by index in `out`.
-    summary_swaps: Vec<(usize, Event<'a>)>,
+    summary: Summary<'a>,
     /// Whether the same-page link now open is being dropped from the summary.
     summary_unlinking: bool,
     issues: Vec<Issue>,
@@ -584,27 +866,57 @@ struct CodeBlock {
     text: String,
 }
 
-impl<'a, 'r> Rewriter<'a, 'r> {
+impl<'a, I> Iterator for Rewriter<'a, '_, I>
+where
+    I: Iterator<Item = (Event<'a>, Range<usize>)>,
+{
+    type Item = Event<'a>;
+
+    fn next(&mut self) -> Option<Event<'a>> {
+        loop {
+            if self.gave_up {
+                return None;
+            }
+            if let Some(event) = self.ready.pop_front() {
+                return Some(event);
+            }
+            let (event, range) = self.pull()?;
+            if let Some(event) = self.rewrite(event, range) {
+                return Some(event);
+            }
+        }
+    }
+}
+
+impl<'a, 'r, I> Rewriter<'a, 'r, I>
+where
+    I: Iterator<Item = (Event<'a>, Range<usize>)>,
+{
     fn new(
         context: Context<'r>,
+        input: I,
         ids: IdSet,
-        heading_ids: Vec<String>,
+        headings: Headings,
         footnotes: Footnotes<'a>,
         issues: Vec<Issue>,
     ) -> Self {
+        let summary = Summary::new(context.may_have_summary);
         Self {
             context,
+            input,
+            lookahead: VecDeque::new(),
+            ready: VecDeque::new(),
+            page_events: 0,
+            streaming: false,
+            gave_up: false,
+            words: WordCounter::default(),
             ids,
-            heading_ids,
-            next_heading: 0,
+            headings,
             footnotes,
-            out: Vec::new(),
             depth: 0,
             image_depth: 0,
             code: None,
-            html_block_start: None,
-            summary_end: None,
-            summary_swaps: Vec::new(),
+            summary,
             summary_unlinking: false,
             issues,
             anchor_refs: Vec::new(),
@@ -612,95 +924,177 @@ impl<'a, 'r> Rewriter<'a, 'r> {
         }
     }
 
-    fn rewrite(&mut self, event: Event<'a>, range: Range<usize>) {
+    /// The next event of the body: one read ahead, or else a new one from the input.
+    fn pull(&mut self) -> Option<(Event<'a>, Range<usize>)> {
+        self.lookahead.pop_front().or_else(|| self.pull_new())
+    }
+
+    /// A new event from the input, counted for the word count as it is first seen.
+    fn pull_new(&mut self) -> Option<(Event<'a>, Range<usize>)> {
+        let (event, range) = self.input.next()?;
+        self.words.observe(&event);
+        Some((event, range))
+    }
+
+    /// Rewrites one event of the body. Most events come out as they went in, as the only
+    /// event for the page; such an event is returned, so that it goes straight to the writer
+    /// instead of through the queue, which on a page of plain prose took a third of the time.
+    /// Everything else is emitted and `None` returned.
+    fn rewrite(&mut self, event: Event<'a>, range: Range<usize>) -> Option<Event<'a>> {
         if self.code.is_some() {
-            return self.read_code(event);
+            self.read_code(event);
+            return None;
         }
         match event {
             Event::Start(tag) => {
                 self.depth += 1;
-                self.start(tag, range);
+                self.start(tag, range)
             }
             Event::End(tag) => {
                 self.depth -= 1;
-                self.end(tag);
+                self.end(tag)
             }
-            Event::FootnoteReference(label) => self.footnote_reference(&label),
-            other => self.emit(other),
+            Event::FootnoteReference(label) => {
+                self.footnote_reference(&label);
+                None
+            }
+            other => self.pass(other),
         }
     }
 
     /// Events go to the innermost footnote definition being read, or to the page.
     fn emit(&mut self, event: Event<'a>) {
-        match self.footnotes.open.last() {
-            Some(&index) => self.footnotes.definitions[index].events.push(event),
-            None => self.out.push(event),
+        if let Some(event) = self.pass(event) {
+            self.ready.push_back(event);
         }
     }
 
-    fn start(&mut self, tag: Tag<'a>, range: Range<usize>) {
+    /// Puts `event` into the innermost footnote definition being read, or else returns it for
+    /// the page. Only what nothing else was emitted for yet may be passed.
+    fn pass(&mut self, event: Event<'a>) -> Option<Event<'a>> {
+        if let Some(&index) = self.footnotes.open.last() {
+            self.footnotes.definitions[index].events.push(event);
+            return None;
+        }
+        self.summary.copy(&event);
+        self.page_events += 1;
+        Some(event)
+    }
+
+    /// Rewrites the start of `tag`; returns the event for the page as [`Self::rewrite`] does.
+    fn start(&mut self, tag: Tag<'a>, range: Range<usize>) -> Option<Event<'a>> {
         match tag {
-            Tag::Heading { level, classes, attrs, .. } => self.start_heading(level, classes, attrs),
+            Tag::Heading { level, id, classes, attrs } => {
+                self.start_heading(level, id, (classes, attrs), range.start);
+            }
             Tag::CodeBlock(kind) => self.start_code(kind),
             link @ Tag::Link { .. } if self.image_depth == 0 => self.start_link(link, range),
             Tag::Image { .. } => {
                 self.image_depth += 1;
-                self.emit(Event::Start(tag));
+                return self.pass(Event::Start(tag));
             }
             Tag::FootnoteDefinition(label) => {
                 self.start_footnote_definition(&label, range.start);
             }
             Tag::HtmlBlock => {
-                let top_level = self.depth == 1 && self.footnotes.open.is_empty();
-                self.html_block_start = top_level.then_some(self.out.len());
-                self.emit(Event::Start(Tag::HtmlBlock));
+                if self.depth == 1 && self.footnotes.open.is_empty() {
+                    // Every event before this one has been written, since the writer asks for
+                    // the next event only once it is done with the last.
+                    let html = self.streaming.then(|| self.context.written.get());
+                    self.summary.open_html_block(html);
+                }
+                return self.pass(Event::Start(Tag::HtmlBlock));
             }
-            other => self.emit(Event::Start(other)),
+            other => return self.pass(Event::Start(other)),
         }
+        None
     }
 
-    fn end(&mut self, tag: TagEnd) {
+    /// Rewrites the end of a tag; returns the event for the page as [`Self::rewrite`] does.
+    fn end(&mut self, tag: TagEnd) -> Option<Event<'a>> {
         match tag {
             TagEnd::Heading(_) if self.context.opts.insert_anchor_links => {
-                let id = self.next_heading.checked_sub(1).and_then(|i| self.heading_ids.get(i));
+                let current = self.headings.next.checked_sub(1);
+                let id = current.and_then(|index| self.headings.ids.get(index));
                 let anchor = anchor_link_html(id.map_or("", String::as_str));
                 self.emit(Event::InlineHtml(anchor.into()));
-                self.swap_for_summary(Event::InlineHtml(CowStr::Borrowed("")));
+                self.swap_for_summary(|event| *event = Event::InlineHtml(CowStr::Borrowed("")));
                 self.emit(Event::End(tag));
             }
             TagEnd::Link if self.summary_unlinking && self.image_depth == 0 => {
                 self.summary_unlinking = false;
                 self.emit(Event::End(tag));
-                self.swap_for_summary(Event::InlineHtml(CowStr::Borrowed("")));
+                self.swap_for_summary(|event| *event = Event::InlineHtml(CowStr::Borrowed("")));
             }
             TagEnd::Image => {
                 self.image_depth -= 1;
-                self.emit(Event::End(tag));
+                return self.pass(Event::End(tag));
             }
             TagEnd::FootnoteDefinition => {
                 self.footnotes.open.pop();
             }
             TagEnd::HtmlBlock => {
-                self.emit(Event::End(tag));
-                self.check_summary_marker();
+                let event = self.pass(Event::End(tag));
+                if self.depth == 0 {
+                    self.summary.close_html_block();
+                }
+                return event;
             }
-            other => self.emit(Event::End(other)),
+            other => return self.pass(Event::End(other)),
         }
+        None
     }
 
     fn start_heading(
         &mut self,
         level: HeadingLevel,
-        classes: Vec<CowStr<'a>>,
-        attrs: Vec<(CowStr<'a>, Option<CowStr<'a>>)>,
+        explicit_id: Option<CowStr<'a>>,
+        (classes, attrs): HeadingAttributes<'a>,
+        offset: usize,
     ) {
-        let id = self.heading_ids.get(self.next_heading).cloned().unwrap_or_default();
-        self.next_heading += 1;
-        let detached =
-            Tag::Heading { level, id: None, classes: classes.clone(), attrs: attrs.clone() };
-        let tag = Tag::Heading { level, id: Some(id.into()), classes, attrs };
-        self.emit(Event::Start(tag));
-        self.swap_for_summary(Event::Start(detached));
+        if self.headings.as_they_come {
+            self.give_heading_its_id(level, explicit_id.as_deref(), offset);
+        }
+        let id = self.headings.ids.get(self.headings.next).cloned().unwrap_or_default();
+        self.headings.next += 1;
+        self.emit(Event::Start(Tag::Heading { level, id: Some(id.into()), classes, attrs }));
+        self.swap_for_summary(|event| {
+            if let Event::Start(Tag::Heading { id, .. }) = event {
+                *id = None;
+            }
+        });
+    }
+
+    /// Reads the heading that starts now ahead to its end, for its text, and gives it its id.
+    ///
+    /// An id wanted a second time is where streaming stops: given out page-wide, explicit ids
+    /// would come first and suffixes last, which a heading further up cannot know about.
+    fn give_heading_its_id(&mut self, level: HeadingLevel, explicit_id: Option<&str>, offset: usize) {
+        let text = self.read_heading_ahead();
+        let strategy = self.context.opts.slug_strategy;
+        let id = explicit_id.map_or_else(|| heading_slug(&text, strategy), str::to_owned);
+        self.gave_up |= !self.ids.claim(&id);
+        self.headings.ids.push(id);
+        let explicit_id = explicit_id.map(str::to_owned);
+        let source = HeadingSource { level: heading_level(level), explicit_id, text, offset };
+        self.headings.sources.push(source);
+    }
+
+    /// Moves the events of the heading just started, up to its end, to the lookahead, and
+    /// returns the heading's text.
+    fn read_heading_ahead(&mut self) -> String {
+        let mut text = String::new();
+        while let Some((event, range)) = self.pull_new() {
+            if let Event::Text(part) | Event::Code(part) = &event {
+                text.push_str(part);
+            }
+            let is_end = matches!(event, Event::End(TagEnd::Heading(_)));
+            self.lookahead.push_back((event, range));
+            if is_end {
+                break;
+            }
+        }
+        text
     }
 
     fn start_code(&mut self, kind: CodeBlockKind<'a>) {
@@ -728,7 +1122,12 @@ impl<'a, 'r> Rewriter<'a, 'r> {
 
     fn finish_code(&mut self) {
         let Some(code) = self.code.take() else { return };
-        let mut html = String::with_capacity(code.text.len() * 2 + 64);
+        let body = match self.context.highlighter {
+            Some(highlighter) => highlighter.highlight(&code.text, code.lang.as_deref()),
+            None => escape_html(&code.text),
+        };
+        let lang_len = code.lang.as_ref().map_or(0, String::len);
+        let mut html = String::with_capacity(body.len() + 2 * lang_len + 80);
         html.push_str("<pre class=\"code\"");
         if let Some(lang) = &code.lang {
             html.push_str(" data-lang=\"");
@@ -739,24 +1138,17 @@ impl<'a, 'r> Rewriter<'a, 'r> {
         } else {
             html.push_str("><code>");
         }
-        match self.context.highlighter {
-            Some(highlighter) => {
-                html.push_str(&highlighter.highlight(&code.text, code.lang.as_deref()))
-            }
-            None => push_escaped_html(&mut html, &code.text),
-        }
+        html.push_str(&body);
         html.push_str("</code></pre>\n");
         self.emit(Event::Html(html.into()));
     }
 
     fn start_link(&mut self, tag: Tag<'a>, range: Range<usize>) {
         let Tag::Link { link_type, dest_url, title, id } = tag else { return };
-        let lines = self.context.lines;
-        let line = || lines.line_of(range.start);
         let new_url = if dest_url.starts_with("@/") {
-            self.resolve_internal_link(&dest_url, line())
+            self.resolve_internal_link(&dest_url, range.start)
         } else if let Some(fragment) = dest_url.strip_prefix('#') {
-            Some(self.resolve_same_page_anchor(fragment, line()))
+            Some(self.resolve_same_page_anchor(fragment, range.start))
         } else if is_external(&dest_url) {
             self.note_external_link(&dest_url);
             if self.context.opts.external_links_new_tab {
@@ -770,25 +1162,27 @@ impl<'a, 'r> Rewriter<'a, 'r> {
         let same_page = dest_url.starts_with('#');
         self.emit(Event::Start(Tag::Link { link_type, dest_url, title, id }));
         if same_page {
-            self.summary_unlinking = self.swap_for_summary(Event::InlineHtml(CowStr::Borrowed("")));
+            self.summary_unlinking = self
+                .swap_for_summary(|event| *event = Event::InlineHtml(CowStr::Borrowed("")));
         }
     }
 
-    fn resolve_internal_link(&mut self, written: &str, line: usize) -> Option<String> {
+    /// The URL of an `@/` link written at byte `offset`. The line is looked up only when an
+    /// issue or a fragment needs it, since most pages never need the line index.
+    fn resolve_internal_link(&mut self, written: &str, offset: usize) -> Option<String> {
         let (path, fragment) = match written[2..].split_once('#') {
             Some((path, fragment)) => (path, Some(fragment)),
             None => (&written[2..], None),
         };
+        let lines = self.context.lines;
         let Some(target) = self.context.links.resolve(path) else {
-            self.issue(
-                Severity::Error,
-                line,
-                format!("internal link `{written}` points to no page"),
-            );
+            let message = format!("internal link `{written}` points to no page");
+            self.issue(Severity::Error, lines.line_of(offset), message);
             return None;
         };
         if let Some(problem) = status_problem(target.status) {
-            self.issue(Severity::Warning, line, format!("internal link `{written}`: {problem}"));
+            let message = format!("internal link `{written}`: {problem}");
+            self.issue(Severity::Warning, lines.line_of(offset), message);
         }
 
         let mut url = target.url;
@@ -797,7 +1191,7 @@ impl<'a, 'r> Rewriter<'a, 'r> {
             url.push('#');
             url.push_str(&anchor);
             let content_path = Some(path.to_owned());
-            self.anchor_refs.push(AnchorRef { content_path, anchor, line });
+            self.anchor_refs.push(AnchorRef { content_path, anchor, line: lines.line_of(offset) });
         }
         Some(url)
     }
@@ -809,8 +1203,13 @@ impl<'a, 'r> Rewriter<'a, 'r> {
         heading_slug(&decoded, self.context.opts.slug_strategy)
     }
 
-    fn resolve_same_page_anchor(&mut self, fragment: &str, line: usize) -> String {
+    fn resolve_same_page_anchor(&mut self, fragment: &str, offset: usize) -> String {
         let decoded = percent_decode(fragment);
+        if self.headings.as_they_come {
+            // A fragment in slug form is kept whatever the ids; any other may name a heading
+            // further down by its text, which is not known yet.
+            self.gave_up |= heading_slug(&decoded, self.context.opts.slug_strategy) != *decoded;
+        }
         let anchor = if self.ids.contains(&decoded) {
             decoded.into_owned()
         } else {
@@ -818,6 +1217,7 @@ impl<'a, 'r> Rewriter<'a, 'r> {
             let slug = heading_slug(&decoded, self.context.opts.slug_strategy);
             if self.ids.contains(&slug) { slug } else { decoded.into_owned() }
         };
+        let line = self.context.lines.line_of(offset);
         self.anchor_refs.push(AnchorRef { content_path: None, anchor: anchor.clone(), line });
         format!("#{anchor}")
     }
@@ -829,6 +1229,11 @@ impl<'a, 'r> Rewriter<'a, 'r> {
     }
 
     fn start_footnote_definition(&mut self, label: &str, offset: usize) {
+        if self.headings.as_they_come {
+            // Its number and id depend on references further down.
+            self.gave_up = true;
+            return;
+        }
         let number = self.footnotes.number_of(label, &mut self.ids);
         let duplicate = self.footnotes.is_defined(number);
         if duplicate {
@@ -842,10 +1247,10 @@ impl<'a, 'r> Rewriter<'a, 'r> {
             let container = self.footnotes.open.last().copied();
             self.emit(Event::Html(CowStr::Borrowed("")));
             // The note stays on the page: in the summary the placeholder stays empty.
-            self.swap_for_summary(Event::Html(CowStr::Borrowed("")));
+            self.swap_for_summary(|_| {});
             let index = match container {
                 Some(open) => self.footnotes.definitions[open].events.len() - 1,
-                None => self.out.len() - 1,
+                None => self.page_events - 1,
             };
             (container, index)
         });
@@ -856,6 +1261,11 @@ impl<'a, 'r> Rewriter<'a, 'r> {
     }
 
     fn footnote_reference(&mut self, label: &str) {
+        if self.headings.as_they_come {
+            // Its id depends on every heading of the page.
+            self.gave_up = true;
+            return;
+        }
         let number = self.footnotes.number_of(label, &mut self.ids);
         if self.image_depth > 0 {
             // Image alt text is plain text: markup there would show as escaped tags.
@@ -874,83 +1284,96 @@ impl<'a, 'r> Rewriter<'a, 'r> {
         );
         self.footnotes.reference_ids[number - 1].push(reference_id);
         self.emit(Event::InlineHtml(html.into()));
-        self.swap_for_summary(Event::InlineHtml(detached_footnote_reference_html(number).into()));
+        self.swap_for_summary(|event| {
+            *event = Event::InlineHtml(detached_footnote_reference_html(number).into());
+        });
     }
 
-    /// Records `event` as the summary's version of the event just emitted, when that event
-    /// went to the page (not into a footnote definition) before any `<!-- more -->`. Returns
-    /// whether it did.
-    fn swap_for_summary(&mut self, event: Event<'a>) -> bool {
-        let on_page = self.footnotes.open.is_empty() && !self.out.is_empty();
-        let recorded = on_page && self.summary_end.is_none();
-        if recorded {
-            self.summary_swaps.push((self.out.len() - 1, event));
-        }
-        recorded
-    }
-
-    /// Marks the end of the summary at a top-level `<!-- more -->` block, the first one only.
-    fn check_summary_marker(&mut self) {
-        let Some(start) = self.html_block_start.take() else { return };
-        if self.summary_end.is_some() || self.depth != 0 {
-            return;
-        }
-        let mut text = String::new();
-        for event in &self.out[start..] {
-            if let Event::Html(html) = event {
-                text.push_str(html);
-            }
-        }
-        if is_more_marker(&text) {
-            self.summary_end = Some(start);
-        }
+    /// Gives the summary its own version of the event just emitted, when that event went to
+    /// the page (not into a footnote definition) before any `<!-- more -->`. Returns whether it
+    /// did. `change` turns the page's version into the summary's, and runs only when needed.
+    fn swap_for_summary(&mut self, change: impl FnOnce(&mut Event<'a>)) -> bool {
+        self.footnotes.open.is_empty() && self.summary.swap_last(change)
     }
 
     fn issue(&mut self, severity: Severity, line: usize, message: String) {
         self.issues.push(Issue { severity, line, message });
     }
 
-    fn finish(mut self) -> Rendered {
+    /// Writes the whole page, ending with the footnotes section when notes go to the bottom.
+    ///
+    /// The page is written into this thread's buffer and copied out at its exact length. A
+    /// page's HTML is kept until the site is written, and a string grown while writing would
+    /// keep its spare room and take fresh memory at every step of growth; in a build of many
+    /// pages, the kernel handing out and clearing that memory cost more than the copy does.
+    fn write_page(&mut self) -> String {
+        PAGE_BUFFER.with_borrow_mut(|buffer| {
+            buffer.clear();
+            self.write_page_into(buffer);
+            let html = buffer.as_str().to_owned();
+            if buffer.capacity() > PAGE_BUFFER_LIMIT {
+                *buffer = String::new();
+            }
+            html
+        })
+    }
+
+    fn write_page_into(&mut self, html: &mut String) {
         let bottom = self.context.opts.footnotes_at_bottom;
-        let notes = self.render_footnotes();
-        let summary = self.summary_end.and_then(|end| self.summary_html(end));
-        let mut html = String::with_capacity(self.out.len() * 16);
-        pulldown_cmark::html::push_html(&mut html, std::mem::take(&mut self.out).into_iter());
+        // Notes kept in place take the place of events on the page, and can be rendered only
+        // once every reference to them is known; such a page is gathered before it is written.
+        let notes = if !bottom && self.footnotes.has_definitions {
+            self.write_gathered(html)
+        } else {
+            self.write_streamed(html)
+        };
         if bottom && !notes.is_empty() {
             html.push_str("<section class=\"footnotes\">\n<ol>\n");
             notes.iter().for_each(|(_, note)| html.push_str(note));
             html.push_str("</ol>\n</section>\n");
         }
+    }
 
+    /// Everything learnt from the page, whose HTML `write_page` gave.
+    fn into_rendered(self, html: String) -> Rendered {
+        let toc = build_toc(self.headings.sources, &self.headings.ids);
+        let word_count = self.words.count;
         Rendered {
+            summary: self.summary.html(&html),
             html,
-            summary,
-            heading_ids: self.heading_ids,
+            toc,
+            heading_ids: self.headings.ids,
+            word_count,
+            reading_time: word_count.div_ceil(WORDS_PER_MINUTE).max(1),
             anchor_refs: self.anchor_refs,
             external_links: self.external_links,
             issues: self.issues,
-            ..Rendered::default()
         }
     }
 
-    /// The HTML of the first `end` events with the summary's swaps, or `None` if it is blank.
-    fn summary_html(&self, end: usize) -> Option<String> {
-        let mut swaps = self.summary_swaps.iter().peekable();
-        let events = self.out[..end].iter().enumerate().map(|(index, event)| {
-            match swaps.next_if(|(at, _)| *at == index) {
-                Some((_, swap)) => swap.clone(),
-                None => event.clone(),
-            }
-        });
-        let mut html = String::new();
-        pulldown_cmark::html::push_html(&mut html, events);
-        (!html.trim().is_empty()).then_some(html)
+    /// Writes the page as its events are rewritten, then renders the notes for the bottom.
+    fn write_streamed(&mut self, html: &mut String) -> Vec<(usize, String)> {
+        self.streaming = true;
+        let mut sink = PageSink { html, written: self.context.written };
+        // Writing to a `String` cannot fail, so the result carries nothing.
+        let _ = pulldown_cmark::html::write_html_fmt(&mut sink, &mut *self);
+        self.streaming = false;
+        self.render_footnotes(&mut [])
+    }
+
+    /// Gathers the page's events, puts the notes kept in place into them, then writes them.
+    fn write_gathered(&mut self, html: &mut String) -> Vec<(usize, String)> {
+        let mut page: Vec<Event<'a>> = self.by_ref().collect();
+        let notes = self.render_footnotes(&mut page);
+        pulldown_cmark::html::push_html(html, page.into_iter());
+        notes
     }
 
     /// Renders every footnote definition, now that all references are known. When footnotes
-    /// stay in place, each one's HTML replaces its placeholder and nothing is returned;
-    /// otherwise the list items for the bottom section are returned in number order.
-    fn render_footnotes(&mut self) -> Vec<(usize, String)> {
+    /// stay in place, each one's HTML replaces its placeholder (among the `page` events or in
+    /// the definition holding it) and nothing is returned; otherwise the list items for the
+    /// bottom section are returned in number order.
+    fn render_footnotes(&mut self, page: &mut [Event<'a>]) -> Vec<(usize, String)> {
         let bottom = self.context.opts.footnotes_at_bottom;
         let mut items = Vec::new();
         // Inner definitions come after outer ones, so going backwards fills every placeholder
@@ -968,7 +1391,7 @@ impl<'a, 'r> Rewriter<'a, 'r> {
                 Some((Some(container), at)) => {
                     self.footnotes.definitions[container].events[at] = Event::Html(html.into());
                 }
-                Some((None, at)) => self.out[at] = Event::Html(html.into()),
+                Some((None, at)) => page[at] = Event::Html(html.into()),
                 None => items.push((number, html)),
             }
         }
@@ -1002,6 +1425,9 @@ impl<'a, 'r> Rewriter<'a, 'r> {
         html
     }
 }
+
+/// A heading's classes and other attributes, as the parser gives them.
+type HeadingAttributes<'a> = (Vec<CowStr<'a>>, Vec<(CowStr<'a>, Option<CowStr<'a>>)>);
 
 /// Why a link to a page with this status needs the author's attention, if it does.
 fn status_problem(status: TargetStatus) -> Option<&'static str> {
