@@ -416,20 +416,30 @@ impl WordCounter {
     fn count_in_ascii(&mut self, bytes: &[u8]) {
         let Some(&last) = bytes.last() else { return };
         let (blocks, rest) = bytes.as_chunks::<8>();
+        // The count is kept in a local, which the compiler keeps in a register.
+        let mut space_before = u64::from(!self.in_word) << 7;
+        let mut count = 0;
+        for block in blocks {
+            count += word_starts(u64::from_le_bytes(*block), &mut space_before);
+        }
         // Padding with spaces starts no word.
         let mut padded = [b' '; 8];
         padded[..rest.len()].copy_from_slice(rest);
+        count += word_starts(u64::from_le_bytes(padded), &mut space_before);
 
-        let mut space_before = u64::from(!self.in_word) << 7;
-        for block in blocks.iter().chain([&padded]) {
-            let spaces = space_bits(u64::from_le_bytes(*block));
-            let starts = !spaces & ((spaces << 8) | space_before) & HIGH_BITS;
-            // Each byte of `starts >> 7` is 0 or 1; the multiplication adds them up in the top byte.
-            self.count += ((starts >> 7).wrapping_mul(LOW_BITS) >> 56) as usize;
-            space_before = spaces >> 56;
-        }
+        self.count += count;
         self.in_word = !is_space(last);
     }
+}
+
+/// How many words start in the eight bytes of `block`, given whether the byte before it was a
+/// space (by the highest bit of `space_before`), which is then updated for the next block.
+fn word_starts(block: u64, space_before: &mut u64) -> usize {
+    let spaces = space_bits(block);
+    let starts = !spaces & ((spaces << 8) | *space_before) & HIGH_BITS;
+    *space_before = spaces >> 56;
+    // Each byte of `starts >> 7` is 0 or 1; the multiplication adds them up in the top byte.
+    ((starts >> 7).wrapping_mul(LOW_BITS) >> 56) as usize
 }
 
 /// The lowest bit of every byte of a `u64`.
@@ -523,7 +533,8 @@ impl Hasher for IdHasher {
 impl IdSet {
     /// Takes `id` if it is free; returns whether it was.
     fn claim(&mut self, id: &str) -> bool {
-        !self.used.contains(id) && self.used.insert(id.to_owned())
+        // Ids are nearly always free, so copying first saves looking the id up twice.
+        self.used.insert(id.to_owned())
     }
 
     /// Takes the first free id among `base-1`, `base-2`, ….
@@ -926,14 +937,18 @@ where
 
     /// The next event of the body: one read ahead, or else a new one from the input.
     fn pull(&mut self) -> Option<(Event<'a>, Range<usize>)> {
-        self.lookahead.pop_front().or_else(|| self.pull_new())
+        if self.lookahead.is_empty() { self.pull_new() } else { self.lookahead.pop_front() }
     }
 
-    /// A new event from the input, counted for the word count as it is first seen.
+    /// A new event from the input, counted for the word count as it is first seen. The
+    /// input's answer is handed on as it is: taking it apart and putting it together again
+    /// copied every event twice more.
     fn pull_new(&mut self) -> Option<(Event<'a>, Range<usize>)> {
-        let (event, range) = self.input.next()?;
-        self.words.observe(&event);
-        Some((event, range))
+        let next = self.input.next();
+        if let Some((event, _)) = &next {
+            self.words.observe(event);
+        }
+        next
     }
 
     /// Rewrites one event of the body. Most events come out as they went in, as the only
