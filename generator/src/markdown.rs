@@ -209,17 +209,16 @@ pub fn render(
         may_have_summary: may_hold_more_marker(body),
     };
 
-    // Footnote numbers and ids depend on the whole page, so a page that may have footnotes is
-    // not even tried in one pass.
-    let streamed = if may_hold_footnotes(body) { None } else { render_streamed(body, context) };
-    streamed.unwrap_or_else(|| render_parsed(body, context))
+    render_streamed(body, context).unwrap_or_else(|| render_parsed(body, context))
 }
 
 /// Renders `body` in one pass, straight from the parser, giving each heading its id as it comes.
 ///
-/// The ids are the ones [`render_parsed`] would give as long as no id is wanted twice and no
-/// same-page link depends on the ids of headings further down. Returns `None` when the page
-/// turns out not to be like that; nothing of the attempt is kept then.
+/// The ids are the ones [`render_parsed`] would give as long as no id is wanted twice, no
+/// same-page link depends on the ids of headings further down, and there are no footnotes,
+/// whose numbers and ids depend on the whole page. Returns `None`, as soon as it knows, when
+/// the page turns out not to be like that; nothing of the attempt is kept then. Scanning every
+/// body for footnotes first cost more than the wasted starts on the few pages that have them.
 fn render_streamed(body: &str, context: Context<'_>) -> Option<Rendered> {
     let events = Parser::new_ext(body, parser_options(context.opts)).into_offset_iter();
     let headings = Headings { as_they_come: true, ..Headings::default() };
@@ -260,11 +259,6 @@ const PAGE_BUFFER_LIMIT: usize = 1 << 20;
 /// aside for a summary; without any HTML comment there is none to make.
 fn may_hold_more_marker(body: &str) -> bool {
     body.contains("<!--")
-}
-
-/// Whether `body` might reference or define a footnote, both of which are written `[^…`.
-fn may_hold_footnotes(body: &str) -> bool {
-    body.contains("[^")
 }
 
 fn parser_options(opts: &MarkdownOptions) -> Options {
@@ -377,6 +371,9 @@ struct WordCounter {
 }
 
 impl WordCounter {
+    /// Runs for every event of the body, so it is kept small enough to be inlined; the counting
+    /// itself is not.
+    #[inline]
     fn observe(&mut self, event: &Event<'_>) {
         match event {
             Event::Text(text) | Event::Code(text) if !self.in_code_block => self.count_in(text),
@@ -391,6 +388,7 @@ impl WordCounter {
     /// Works on bytes rather than chars: prose is nearly all ASCII, and decoding every char
     /// cost more than the rest of the first pass. Only where a whitespace char outside ASCII
     /// may begin is a char decoded, so the count is still the one [`char::is_whitespace`] gives.
+    #[inline(never)]
     fn count_in(&mut self, text: &str) {
         let bytes = text.as_bytes();
         if text.is_ascii() || !bytes.iter().copied().any(may_begin_unicode_space) {
@@ -422,10 +420,11 @@ impl WordCounter {
         for block in blocks {
             count += word_starts(u64::from_le_bytes(*block), &mut space_before);
         }
-        // Padding with spaces starts no word.
-        let mut padded = [b' '; 8];
-        padded[..rest.len()].copy_from_slice(rest);
-        count += word_starts(u64::from_le_bytes(padded), &mut space_before);
+        // Padding with spaces starts no word. The bytes are put in one by one: copying so few
+        // is cheaper by hand than through a call to `memcpy`.
+        let spaces = u64::from_le_bytes([b' '; 8]);
+        let padded = rest.iter().rev().fold(spaces, |block, &byte| block << 8 | u64::from(byte));
+        count += word_starts(padded, &mut space_before);
 
         self.count += count;
         self.in_word = !is_space(last);
@@ -507,22 +506,31 @@ struct IdSet {
     next_suffix: HashMap<String, usize>,
 }
 
-/// FNV-1a, for the short ids of one page. They come from the site's own content, so the
-/// resistance to crafted collisions of the standard SipHash buys nothing, while its cost was a
-/// good part of giving headings their ids.
+/// A hash of eight bytes at a time, in the manner of rustc's FxHash, for the short ids of one
+/// page. They come from the site's own content, so the resistance to crafted collisions of the
+/// standard SipHash buys nothing, while its cost was a good part of giving headings their ids.
+#[derive(Default)]
 struct IdHasher(u64);
 
-impl Default for IdHasher {
-    fn default() -> Self {
-        Self(0xcbf2_9ce4_8422_2325)
+impl IdHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
     }
 }
 
 impl Hasher for IdHasher {
     fn write(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            self.0 = (self.0 ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        let (words, rest) = bytes.as_chunks::<8>();
+        for word in words {
+            self.add(u64::from_le_bytes(*word));
         }
+        if !rest.is_empty() {
+            self.add(rest.iter().rev().fold(0, |word, &byte| word << 8 | u64::from(byte)));
+        }
+    }
+
+    fn write_u8(&mut self, byte: u8) {
+        self.add(u64::from(byte));
     }
 
     fn finish(&self) -> u64 {
@@ -530,9 +538,16 @@ impl Hasher for IdHasher {
     }
 }
 
+/// Room for the ids of a page with a good number of headings, reserved with the first one so
+/// that the set is not grown step by step.
+const IDS_PER_PAGE: usize = 16;
+
 impl IdSet {
     /// Takes `id` if it is free; returns whether it was.
     fn claim(&mut self, id: &str) -> bool {
+        if self.used.capacity() == 0 {
+            self.used.reserve(IDS_PER_PAGE);
+        }
         // Ids are nearly always free, so copying first saves looking the id up twice.
         self.used.insert(id.to_owned())
     }
@@ -751,18 +766,24 @@ impl<'a> Summary<'a> {
     fn new(may_have_summary: bool) -> Self {
         Self {
             recording: may_have_summary,
-            events: Vec::new(),
+            // Summaries are mostly a paragraph or two, a few dozen events.
+            events: if may_have_summary { Vec::with_capacity(32) } else { Vec::new() },
             swapped: false,
             html_block: None,
             end: None,
         }
     }
 
-    /// Copies an event that went to the page, and keeps the text of a possible marker.
+    /// Copies an event that went to the page, and keeps the text of a possible marker. Runs
+    /// for every event of the page, nearly always only to find that nothing is being recorded.
+    #[inline]
     fn copy(&mut self, event: &Event<'a>) {
-        if !self.recording {
-            return;
+        if self.recording {
+            self.record(event);
         }
+    }
+
+    fn record(&mut self, event: &Event<'a>) {
         if let (Some((_, text)), Event::Html(html)) = (&mut self.html_block, event) {
             text.push_str(html);
         }
@@ -1454,10 +1475,14 @@ fn status_problem(status: TargetStatus) -> Option<&'static str> {
 }
 
 fn anchor_link_html(id: &str) -> String {
-    let mut html = String::with_capacity(id.len() + 72);
-    html.push_str("<a class=\"heading-anchor\" href=\"#");
+    const START: &str = "<a class=\"heading-anchor\" href=\"#";
+    const END: &str = "\" aria-label=\"Link to this section\">#</a>";
+    // Exactly the room an id without escapes needs, so that the string is not grown here and
+    // shrunk again when it becomes an event.
+    let mut html = String::with_capacity(START.len() + id.len() + END.len());
+    html.push_str(START);
     push_escaped_html(&mut html, id);
-    html.push_str("\" aria-label=\"Link to this section\">#</a>");
+    html.push_str(END);
     html
 }
 
