@@ -11,6 +11,7 @@ pub mod config;
 pub mod content;
 pub mod date;
 pub mod diagnostic;
+pub mod engine;
 pub mod feed;
 pub mod frontmatter;
 pub mod highlight;
@@ -25,4 +26,5 @@ pub mod url;
 pub mod values;
 
 pub use diagnostic::{BuildFailed, Diagnostic, Severity, Source};
+pub use engine::{ApplyReport, Change, Engine};
 pub use pipeline::{BuildReport, BuildRequest, build};
