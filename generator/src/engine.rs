@@ -4,12 +4,40 @@
 //! [`Engine::apply`] takes a set of changed paths and rebuilds only what they affect. It is
 //! what `kiln watch`, `kiln serve` and the sidecar call; `kiln build` is one call on a fresh
 //! engine.
+//!
+//! What must be redone is found from data, not from rules about which output shows what:
+//!
+//! - Each document is parsed again only when its bytes changed, and its markdown rendered
+//!   again only when its text changed or an `@/` link in it now resolves differently.
+//! - Each page value is rebuilt only when the digest of what it is built from changed.
+//! - Each output has a fingerprint: the digest of its template set and of every value its
+//!   context is given. Rendering also records each template function call and the digest of
+//!   what it returned. An output is rendered again only when its fingerprint changed or one of
+//!   its recorded calls now returns something else; otherwise the file already in the output
+//!   folder is kept as it is.
+//!
+//! A failed apply writes nothing. The caches it filled are keyed by content, so they stay
+//! valid, and the record of what is in the output folder is only replaced by a commit.
 
-use std::path::PathBuf;
-use std::time::Duration;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use crate::diagnostic::BuildFailed;
-use crate::pipeline::{self, BuildReport, BuildRequest};
+use chrono::Utc;
+use rayon::prelude::*;
+
+use crate::config::Config;
+use crate::content::{self, AssetFile, DocKind, RawDoc};
+use crate::diagnostic::{self, BuildFailed, Diagnostic, Source};
+use crate::digest::{Digest, Digester};
+use crate::highlight::Highlighter;
+use crate::output::{KnownRecord, Lock, Stager};
+use crate::pipeline::{self, BuildReport, BuildRequest, MdCache, StepClock};
+use crate::render::{self, Bytes, Renderer};
+use crate::site::{self, BuildOptions, Parsed, Site, Skip};
+use crate::templates::{Call, Templates};
+use crate::values::{ValueCache, Values};
 
 /// One change to a file under the site root, as a watcher or an API call reports it. Paths
 /// may be absolute or relative to the site root.
@@ -41,21 +69,103 @@ pub struct ApplyReport {
     pub elapsed: Duration,
 }
 
+/// The documents under `content/` as last read.
+struct Tree {
+    /// Documents by content path, each with the digest of its bytes.
+    docs: BTreeMap<String, (RawDoc, Digest)>,
+    section_dirs: Vec<String>,
+    assets: Vec<AssetFile>,
+    /// Problems of reading.
+    diags: Vec<Diagnostic>,
+}
+
+/// A document as last parsed.
+struct ParsedDoc {
+    /// The digest of its bytes and of the config it was parsed under.
+    key: Digest,
+    parsed: Option<Parsed>,
+    diags: Vec<Diagnostic>,
+}
+
+/// What the engine knows of one output in the folder: how it was made, and its bytes' hash.
+#[derive(Clone)]
+struct OutputMemo {
+    fingerprint: Digest,
+    calls: Vec<Call>,
+    hash: String,
+}
+
+/// The loaded config, with its digest and the warnings loading it gave.
+struct LoadedConfig {
+    config: Config,
+    warnings: Vec<Diagnostic>,
+    digest: Digest,
+}
+
 /// A site kept in memory, ready to take changes.
 pub struct Engine {
     request: BuildRequest,
+    root: PathBuf,
+    state_dir: PathBuf,
+    output: PathBuf,
+    config: Option<LoadedConfig>,
+    tree: Option<Tree>,
+    parsed: HashMap<String, ParsedDoc>,
+    markdown: MdCache,
+    values: ValueCache,
+    highlighter: Option<Option<Arc<Highlighter>>>,
+    templates: Option<Templates>,
+    memo: HashMap<String, OutputMemo>,
+    known: Option<KnownRecord>,
+}
+
+/// What a set of changes means for the engine's caches.
+#[derive(Default, Debug)]
+struct Dirty {
+    config: bool,
+    templates: bool,
+    content: bool,
+    docs: Vec<String>,
 }
 
 impl Engine {
     /// An engine for the site of `request`. Nothing is read or written until the first
     /// [`Engine::apply`], which builds everything.
     pub fn new(request: BuildRequest) -> Self {
-        Self { request }
+        let root = request.root.canonicalize().unwrap_or_else(|_| request.root.clone());
+        let state_dir = root.join(".kiln");
+        let output = request.output.clone().unwrap_or_else(|| root.join("public"));
+        Self {
+            request,
+            root,
+            state_dir,
+            output,
+            config: None,
+            tree: None,
+            parsed: HashMap::new(),
+            markdown: MdCache::new(),
+            values: ValueCache::default(),
+            highlighter: None,
+            templates: None,
+            memo: HashMap::new(),
+            known: None,
+        }
     }
 
     /// The request the engine builds.
     pub fn request(&self) -> &BuildRequest {
         &self.request
+    }
+
+    /// The output folder.
+    pub fn output(&self) -> &Path {
+        &self.output
+    }
+
+    /// Whether a change to `path` can matter to the build at all: editor artifacts, the
+    /// output folder and `.kiln/` cannot.
+    pub fn is_relevant(&self, path: &Path) -> bool {
+        !matches!(self.classify(path), Class::Ignored)
     }
 
     /// Brings the output up to date after `changes`. An empty slice after the first call means
@@ -64,8 +174,434 @@ impl Engine {
     /// A failed apply changes nothing in the output folder and keeps the last good state, so
     /// the next apply starts from it.
     pub fn apply(&mut self, changes: &[Change]) -> Result<ApplyReport, BuildFailed> {
-        let _ = changes;
-        let build = pipeline::build(&self.request)?;
-        Ok(ApplyReport { rendered: build.outputs, elapsed: build.elapsed, build })
+        let started = Instant::now();
+        let lock = Lock::acquire(&self.state_dir).map_err(|err| {
+            fail(vec![Diagnostic::error(
+                None,
+                None,
+                format!("cannot lock {}: {err}", self.state_dir.display()),
+            )])
+        })?;
+        self.forget(changes);
+        let result = self.build(started);
+        drop(lock);
+        result
     }
+
+    /// Drops whatever `changes` make stale.
+    fn forget(&mut self, changes: &[Change]) {
+        let mut dirty = Dirty::default();
+        for change in changes {
+            match change {
+                Change::Created(path) | Change::Modified(path) | Change::Removed(path) => {
+                    self.mark(path, &mut dirty);
+                }
+                Change::Renamed { from, to } => {
+                    self.mark(from, &mut dirty);
+                    self.mark(to, &mut dirty);
+                }
+            }
+        }
+        if dirty.config {
+            self.config = None;
+            self.parsed.clear();
+            self.highlighter = None;
+            self.templates = None;
+        }
+        if dirty.templates {
+            self.templates = None;
+        }
+        if dirty.content {
+            self.tree = None;
+        } else if let Some(tree) = &mut self.tree {
+            for content_path in dirty.docs {
+                if !reread(&self.root, tree, &content_path) {
+                    self.tree = None;
+                    break;
+                }
+            }
+        }
+    }
+
+    fn mark(&self, path: &Path, dirty: &mut Dirty) {
+        match self.classify(path) {
+            Class::Ignored => {}
+            Class::Config => dirty.config = true,
+            Class::Templates => dirty.templates = true,
+            Class::Static => {}
+            Class::Doc(content_path) => {
+                let known_dir = self.tree.as_ref().is_some_and(|tree| {
+                    tree.section_dirs.binary_search_by(|d| d.as_str().cmp(content::parent_of(&content_path))).is_ok()
+                });
+                if known_dir && !self.root.join("content").join(&content_path).is_dir() {
+                    dirty.docs.push(content_path);
+                } else {
+                    dirty.content = true;
+                }
+            }
+            Class::Content => dirty.content = true,
+            Class::Unknown => {
+                dirty.content = true;
+                dirty.templates = true;
+            }
+        }
+    }
+
+    /// What a changed path is to the build.
+    fn classify(&self, path: &Path) -> Class {
+        let absolute = if path.is_absolute() { path.to_path_buf() } else { self.root.join(path) };
+        let absolute = normalize(&absolute);
+        let output = normalize(&self.output);
+        if absolute.starts_with(&output) || absolute.starts_with(&self.state_dir) {
+            return Class::Ignored;
+        }
+        let Ok(rel) = absolute.strip_prefix(&self.root) else {
+            // Somewhere else: a folder that a symlink under the root points to.
+            return Class::Unknown;
+        };
+        let parts: Vec<String> =
+            rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+        let Some(first) = parts.first() else { return Class::Unknown };
+        if parts.iter().skip(1).any(|part| content::is_editor_artifact(part)) {
+            return Class::Ignored;
+        }
+        match (first.as_str(), parts.len()) {
+            ("kiln.toml" | "config.toml", 1) => Class::Config,
+            ("templates" | "themes", _) => Class::Templates,
+            ("static", _) => Class::Static,
+            ("content", 1) => Class::Content,
+            ("content", _) => {
+                let content_path = parts[1..].join("/");
+                let name = parts.last().map_or("", String::as_str);
+                if name.ends_with(".md") && name != "index.md" {
+                    Class::Doc(content_path)
+                } else {
+                    Class::Content
+                }
+            }
+            _ => Class::Ignored,
+        }
+    }
+
+    fn build(&mut self, started: Instant) -> Result<ApplyReport, BuildFailed> {
+        let mut clock = StepClock::new();
+        let mut diags = Vec::new();
+
+        // Config and options.
+        if self.config.is_none() {
+            self.config = Some(load_config(&self.root, &self.request)?);
+        }
+        let Some(loaded) = &self.config else { unreachable!("the config was just loaded") };
+        diags.extend(loaded.warnings.iter().cloned());
+        let options = BuildOptions {
+            drafts: self.request.drafts,
+            now: self.request.now.unwrap_or_else(Utc::now),
+        };
+        let site_digest = loaded.digest;
+
+        // Content.
+        if self.tree.is_none() {
+            self.tree = Some(read_tree(&self.root));
+        }
+        let Some(tree) = &self.tree else { unreachable!("the tree was just read") };
+        diags.extend(tree.diags.iter().cloned());
+        clock.step("load content");
+        let (parsed, broken, parse_diags) =
+            parse_cached(tree, &mut self.parsed, &loaded.config, &site_digest);
+        let (mut site, site_diags) = Site::assemble_parsed(
+            loaded.config.clone(),
+            parsed,
+            broken,
+            &tree.section_dirs,
+            parse_diags,
+            &options,
+        );
+        diags.extend(site_diags);
+        clock.step("parse and assemble");
+        for (source, skip) in &site.skipped {
+            let why = match skip {
+                Skip::Draft => "a draft (build with --drafts to include it)",
+                Skip::Future => "dated in the future",
+            };
+            tracing::info!("skipped {source}: {why}");
+        }
+
+        // Markdown.
+        let highlighter = self
+            .highlighter
+            .get_or_insert_with(|| {
+                site.config
+                    .markdown
+                    .highlight_code
+                    .then(Highlighter::with_default_themes)
+                    .and_then(Result::ok)
+                    .map(Arc::new)
+            })
+            .clone();
+        diags.extend(pipeline::render_markdown(&mut site, highlighter.as_deref(), &mut self.markdown));
+        diags.extend(pipeline::check_anchors(&site));
+        clock.step("markdown");
+
+        // Templates and files.
+        if self.templates.is_none() {
+            match Templates::load(&self.root, site.config.theme.as_deref(), site.config.timezone) {
+                Ok(templates) => self.templates = Some(templates),
+                Err(errors) => {
+                    diags.extend(errors);
+                    return Err(fail(diags));
+                }
+            }
+        }
+        let Some(templates) = &self.templates else { unreachable!("templates were just loaded") };
+        diags.extend(pipeline::check_named_templates(&site, templates));
+        let assets = &tree.assets;
+        let (copies, asset_urls) = pipeline::files_to_copy(&self.root, &site, assets);
+        let embedded = pipeline::embedded_static(highlighter.as_deref());
+        clock.step("templates and files");
+
+        // Values and the plan.
+        let values = Values::build_cached(&site, &asset_urls, &mut self.values, &site_digest);
+        clock.step("page values");
+        let mut lookup = pipeline::lookup(&site, &values, &copies, &embedded);
+        lookup.now = crate::values::date_text(&options.now);
+        templates.set_lookup(lookup);
+        let lookup = templates.current_lookup();
+        clock.step("template values");
+        let (plan, plan_errors) = render::plan(&site, copies, embedded);
+        diags.extend(plan_errors);
+        let renderer = Renderer { site: &site, values: &values, templates };
+
+        // With errors already found, render without writing, only to report the render errors
+        // too; the output folder is not touched.
+        if diags.iter().any(Diagnostic::is_error) {
+            // A template already reported missing would only be reported again per output.
+            let usable = |planned: &&render::Planned| {
+                planned.template(&site).is_none_or(|name| templates.has(name))
+            };
+            let errors: Vec<Diagnostic> = plan
+                .par_iter()
+                .filter(usable)
+                .filter_map(|planned| renderer.render(planned).err())
+                .collect();
+            diags.extend(errors);
+            return Err(fail(diags));
+        }
+
+        // Render what changed, stage, and commit.
+        let stager = Stager::open_known(&self.state_dir, &self.output, self.known.take())
+            .map_err(|err| {
+                fail(vec![Diagnostic::error(
+                    None,
+                    None,
+                    format!("cannot open output {}: {err}", self.output.display()),
+                )])
+            })?;
+        let memo = &self.memo;
+        let outcomes: Vec<Outcome> = plan
+            .par_iter()
+            .map(|planned| {
+                let fingerprint = renderer.fingerprint(planned);
+                if let Some(fingerprint) = fingerprint
+                    && let Some(known) = memo.get(&planned.path)
+                    && known.fingerprint == fingerprint
+                    && lookup.replays(&known.calls)
+                    && stager.keep(&planned.path, &known.hash)
+                {
+                    return Outcome::Kept(known.clone());
+                }
+                let (bytes, calls) = renderer.render_traced(planned);
+                let staged = bytes.and_then(|bytes| match bytes {
+                    Bytes::Owned(bytes) => {
+                        stager.stage(&planned.path, &bytes, planned.sources.clone())
+                    }
+                    Bytes::Shared(bytes) => {
+                        stager.stage(&planned.path, &bytes, planned.sources.clone())
+                    }
+                    Bytes::File(from) => {
+                        stager.stage_copy(&planned.path, &from, planned.sources.clone())
+                    }
+                });
+                match (staged, fingerprint, stager.staged_hash(&planned.path)) {
+                    (Err(err), ..) => Outcome::Failed(err),
+                    (Ok(()), Some(fingerprint), Some(hash)) => {
+                        Outcome::Rendered(Some(OutputMemo { fingerprint, calls, hash }))
+                    }
+                    (Ok(()), ..) => Outcome::Rendered(None),
+                }
+            })
+            .collect();
+        clock.step("render and stage");
+        let mut errors = Vec::new();
+        let mut new_memo = HashMap::with_capacity(plan.len());
+        let mut rendered = 0;
+        for (planned, outcome) in plan.iter().zip(outcomes) {
+            match outcome {
+                Outcome::Failed(err) => errors.push(err),
+                Outcome::Kept(known) => {
+                    new_memo.insert(planned.path.clone(), known);
+                }
+                Outcome::Rendered(known) => {
+                    rendered += 1;
+                    if let Some(known) = known {
+                        new_memo.insert(planned.path.clone(), known);
+                    }
+                }
+            }
+        }
+        if !errors.is_empty() {
+            stager.abort();
+            diags.extend(errors);
+            return Err(fail(diags));
+        }
+        let (write, known) = stager.commit_known().map_err(|err| {
+            fail(vec![Diagnostic::error(None, None, format!("cannot write the output folder: {err}"))])
+        })?;
+        self.known = Some(known);
+        self.memo = new_memo;
+        clock.step("commit");
+
+        diagnostic::sort(&mut diags);
+        let build = BuildReport {
+            pages: site.pages.len(),
+            sections: site.sections.len(),
+            outputs: plan.len(),
+            write,
+            skipped: site.skipped.clone(),
+            warnings: diags,
+            elapsed: started.elapsed(),
+        };
+        Ok(ApplyReport { rendered, elapsed: build.elapsed, build })
+    }
+}
+
+/// What became of one planned output.
+enum Outcome {
+    /// The file in the output folder is still right.
+    Kept(OutputMemo),
+    /// Rendered and staged; with how it was made when it has a fingerprint.
+    Rendered(Option<OutputMemo>),
+    Failed(Diagnostic),
+}
+
+/// What a changed path is to the build.
+enum Class {
+    Ignored,
+    Config,
+    Templates,
+    Static,
+    /// A markdown document, by content path.
+    Doc(String),
+    /// Anything else under `content/`: assets, folders, bundles.
+    Content,
+    /// A path outside the site root.
+    Unknown,
+}
+
+/// `path` with `.` and `..` taken out, without touching the file system.
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+fn fail(mut diagnostics: Vec<Diagnostic>) -> BuildFailed {
+    diagnostic::sort(&mut diagnostics);
+    BuildFailed { diagnostics }
+}
+
+fn load_config(root: &Path, request: &BuildRequest) -> Result<LoadedConfig, BuildFailed> {
+    let (mut config, warnings) = Config::load(root).map_err(fail)?;
+    if let Some(url) = &request.base_url
+        && let Err(message) = config.set_base_url(url)
+    {
+        let mut diags = warnings;
+        diags.push(Diagnostic::error(None, None, format!("--base-url: {message}")));
+        return Err(fail(diags));
+    }
+    let mut d = Digester::new("site");
+    d.str(&format!("{config:?}")).u64(u64::from(request.drafts));
+    let digest = d.finish();
+    Ok(LoadedConfig { config, warnings, digest })
+}
+
+fn read_tree(root: &Path) -> Tree {
+    let (tree, diags) = content::load(root, &root.join("content"));
+    let docs = tree
+        .docs
+        .into_par_iter()
+        .map(|doc| {
+            let digest = *blake3::hash(&doc.bytes).as_bytes();
+            (doc.content_path.clone(), (doc, digest))
+        })
+        .collect();
+    Tree { docs, section_dirs: tree.section_dirs, assets: tree.assets, diags }
+}
+
+/// Reads one markdown file of a known section folder again, or notes that it is gone.
+/// Returns `false` when that is not enough and the whole tree must be read.
+fn reread(root: &Path, tree: &mut Tree, content_path: &str) -> bool {
+    let path = root.join("content").join(content_path);
+    match std::fs::read(&path) {
+        Ok(bytes) => {
+            let name = content_path.rsplit('/').next().unwrap_or(content_path);
+            let kind =
+                if name == "_index.md" { DocKind::Section } else { DocKind::Page { bundle: false } };
+            let digest = *blake3::hash(&bytes).as_bytes();
+            let doc = RawDoc {
+                source: Source::File(format!("content/{content_path}")),
+                content_path: content_path.to_string(),
+                kind,
+                bytes,
+            };
+            tree.docs.insert(content_path.to_string(), (doc, digest));
+            true
+        }
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            tree.docs.remove(content_path);
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+/// Parses every document whose bytes or config changed since it was last parsed, and returns
+/// all of them in content path order, with the paths that failed and every problem.
+fn parse_cached(
+    tree: &Tree,
+    cache: &mut HashMap<String, ParsedDoc>,
+    config: &Config,
+    site_digest: &Digest,
+) -> (Vec<Parsed>, Vec<String>, Vec<Diagnostic>) {
+    let key_of = |digest: &Digest| Digester::new("parse").digest(site_digest).digest(digest).finish();
+    let fresh: Vec<(String, ParsedDoc)> = tree
+        .docs
+        .par_iter()
+        .filter(|(path, (_, digest))| cache.get(*path).is_none_or(|c| c.key != key_of(digest)))
+        .map(|(path, (doc, digest))| {
+            let (parsed, diags) = site::parse_doc(doc, config);
+            (path.clone(), ParsedDoc { key: key_of(digest), parsed, diags })
+        })
+        .collect();
+    cache.extend(fresh);
+    cache.retain(|path, _| tree.docs.contains_key(path));
+    let mut parsed = Vec::with_capacity(tree.docs.len());
+    let mut broken = Vec::new();
+    let mut diags = Vec::new();
+    for path in tree.docs.keys() {
+        let Some(doc) = cache.get(path) else { continue };
+        diags.extend(doc.diags.iter().cloned());
+        match &doc.parsed {
+            Some(item) => parsed.push(item.clone()),
+            None => broken.push(path.clone()),
+        }
+    }
+    (parsed, broken, diags)
 }

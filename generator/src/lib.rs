@@ -6,11 +6,15 @@
 //! [`site`] assembles the model, [`markdown`] renders bodies, [`values`] and [`templates`]
 //! prepare rendering, [`render`] and [`feed`] produce outputs, and [`output`] writes them
 //! safely.
+//!
+//! [`watch`] turns file system events into [`Change`]s for an [`Engine`], and [`serve`] is the
+//! local preview server with live reload behind `kiln serve`.
 
 pub mod config;
 pub mod content;
 pub mod date;
 pub mod diagnostic;
+pub mod digest;
 pub mod engine;
 pub mod feed;
 pub mod frontmatter;
@@ -19,11 +23,13 @@ pub mod markdown;
 pub mod output;
 pub mod pipeline;
 pub mod render;
+pub mod serve;
 pub mod site;
 pub mod slug;
 pub mod templates;
 pub mod url;
 pub mod values;
+pub mod watch;
 
 pub use diagnostic::{BuildFailed, Diagnostic, Severity, Source};
 pub use engine::{ApplyReport, Change, Engine};

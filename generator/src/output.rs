@@ -83,6 +83,15 @@ pub struct Record {
     pub files: BTreeMap<String, FileRecord>,
 }
 
+/// A record as an engine keeps it in memory, with the stamp its file had when saved.
+#[derive(Clone, Debug)]
+pub struct KnownRecord {
+    /// The record.
+    pub record: Record,
+    /// The stamp of the record file just after it was saved.
+    pub stamp: FileStamp,
+}
+
 /// What a commit did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct WriteReport {
@@ -146,16 +155,31 @@ impl Stager {
     /// Opens the record of `output` kept in `state_dir`. Cleans up after an interrupted
     /// commit if the last run left one.
     pub fn open(state_dir: &Path, output: &Path) -> io::Result<Stager> {
+        Self::open_known(state_dir, output, None)
+    }
+
+    /// Like [`Stager::open`], but takes the record from `known` instead of reading it when
+    /// the record file is still the one `known` was saved as: an engine that keeps running
+    /// does not read back what it wrote itself.
+    pub fn open_known(
+        state_dir: &Path,
+        output: &Path,
+        known: Option<KnownRecord>,
+    ) -> io::Result<Stager> {
         fs::create_dir_all(state_dir)?;
         fs::create_dir_all(output)?;
         let output = output.canonicalize()?;
         let id = blake3::hash(output.to_string_lossy().as_bytes()).to_hex();
         let record_path = state_dir.join(format!("record-{}.json", &id[..16]));
         let marker_path = state_dir.join(format!("record-{}.writing", &id[..16]));
-        let old: Record = fs::read(&record_path)
-            .ok()
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .unwrap_or_default();
+        let on_disk = FileStamp::of(&record_path);
+        let old: Record = match known {
+            Some(known) if on_disk == Some(known.stamp) => known.record,
+            _ => fs::read(&record_path)
+                .ok()
+                .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+                .unwrap_or_default(),
+        };
         let old_saved = fs::metadata(&record_path)
             .and_then(|meta| meta.modified())
             .ok()
@@ -184,6 +208,26 @@ impl Stager {
         &self.old
     }
 
+    /// Whether the record of the last good build can be trusted: it is for this output
+    /// folder and no commit was interrupted since.
+    pub fn trusts_record(&self) -> bool {
+        self.trust_old
+    }
+
+    /// Keeps the output `rel` as the last good build wrote it, without rendering or reading
+    /// it: for an output the caller knows would come out the same. Returns `false` when the
+    /// record does not hold it, and the output must be staged instead.
+    /// The output must still have the bytes hashing to `hash` in the record.
+    pub fn keep(&self, rel: &str, hash: &str) -> bool {
+        let Some(record) = self.old.files.get(rel).filter(|f| self.trust_old && f.hash == hash)
+        else {
+            return false;
+        };
+        lock(&self.new).insert(rel.to_string(), record.clone());
+        *lock(&self.unchanged) += 1;
+        true
+    }
+
     /// Stages `bytes` for the output path `rel`. Unchanged bytes stage nothing.
     pub fn stage(&self, rel: &str, bytes: &[u8], sources: Vec<Source>) -> Result<(), Diagnostic> {
         let hash = blake3::hash(bytes).to_hex().to_string();
@@ -205,6 +249,11 @@ impl Stager {
         }
         lock(&self.new).insert(rel.to_string(), FileRecord { hash, sources, stamp });
         Ok(())
+    }
+
+    /// The hash recorded for `rel` by this build's staging, once it is staged or kept.
+    pub fn staged_hash(&self, rel: &str) -> Option<String> {
+        lock(&self.new).get(rel).map(|record| record.hash.clone())
     }
 
     /// Stages a copy of the file at `from` for the output path `rel`.
@@ -287,6 +336,12 @@ impl Stager {
     /// Puts every staged file in place, removes outputs whose source is gone, and saves the
     /// record.
     pub fn commit(self) -> io::Result<WriteReport> {
+        self.commit_known().map(|(report, _)| report)
+    }
+
+    /// Like [`Stager::commit`], also returning the record as saved, for
+    /// [`Stager::open_known`].
+    pub fn commit_known(self) -> io::Result<(WriteReport, KnownRecord)> {
         let staged = self.staged.into_inner().unwrap_or_else(|e| e.into_inner());
         let mut new = self.new.into_inner().unwrap_or_else(|e| e.into_inner());
         write_synced(&self.marker_path, b"a commit is under way\n")?;
@@ -315,7 +370,10 @@ impl Stager {
         fs::rename(&temp, &self.record_path)?;
         fs::remove_file(&self.marker_path)?;
         let unchanged = self.unchanged.into_inner().unwrap_or_else(|e| e.into_inner());
-        Ok(WriteReport { written, unchanged, removed })
+        let stamp = FileStamp::of(&self.record_path).ok_or_else(|| {
+            io::Error::other(format!("{} vanished", self.record_path.display()))
+        })?;
+        Ok((WriteReport { written, unchanged, removed }, KnownRecord { record, stamp }))
     }
 
     /// Undoes everything staged: the output folder is left as it was.

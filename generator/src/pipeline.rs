@@ -1,9 +1,7 @@
-//! One build, from the site root to the output folder, as a sequence of labelled steps.
-//!
-//! Load the config and content, assemble the model, render markdown, load templates, plan
-//! the outputs, render and stage them, and commit. Every step adds its problems to one list;
-//! the build stops before writing anything if that list holds an error, and reports the
-//! whole list.
+//! The steps of a build that the engine ([`crate::engine`]) runs in order: rendering
+//! markdown, checking anchors and named templates, finding files to copy, and preparing what
+//! template functions look up. Every step adds its problems to one list; the build stops
+//! before writing anything if that list holds an error, and reports the whole list.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -15,14 +13,15 @@ use rayon::prelude::*;
 
 use crate::config::Config;
 use crate::content::{self, AssetFile};
-use crate::diagnostic::{self, BuildFailed, Diagnostic, Source};
+use crate::diagnostic::{BuildFailed, Diagnostic, Source};
 use crate::highlight::Highlighter;
 use crate::markdown::{
     self, LinkResolver, LinkTarget, MarkdownOptions, Rendered, Severity, TargetStatus,
 };
-use crate::output::{Lock, Stager, WriteReport};
-use crate::render::{self, Bytes, CopyFile, Renderer};
-use crate::site::{BuildOptions, Site, Skip};
+use crate::digest::{Digest, Digester};
+use crate::output::WriteReport;
+use crate::render::CopyFile;
+use crate::site::{Site, Skip};
 use crate::templates::{self, Lookup, Templates};
 use crate::values::Values;
 
@@ -67,221 +66,21 @@ pub struct BuildReport {
     pub elapsed: Duration,
 }
 
-/// Builds the site of `request` into its output folder.
+/// Builds the site of `request` into its output folder: one apply of a fresh
+/// [`Engine`](crate::Engine).
 pub fn build(request: &BuildRequest) -> Result<BuildReport, BuildFailed> {
-    let started = Instant::now();
-    let root = &request.root;
-    let state_dir = root.join(".kiln");
-    let output = request.output.clone().unwrap_or_else(|| root.join("public"));
-    let mut diags = Vec::new();
-    let fail = |mut diagnostics: Vec<Diagnostic>| {
-        diagnostic::sort(&mut diagnostics);
-        BuildFailed { diagnostics }
-    };
-
-    let _lock = Lock::acquire(&state_dir).map_err(|err| {
-        fail(vec![Diagnostic::error(
-            None,
-            None,
-            format!("cannot lock {}: {err}", state_dir.display()),
-        )])
-    })?;
-    let config = match Config::load(root) {
-        Ok((mut config, warnings)) => {
-            diags.extend(warnings);
-            if let Some(url) = &request.base_url
-                && let Err(message) = config.set_base_url(url)
-            {
-                diags.push(Diagnostic::error(None, None, format!("--base-url: {message}")));
-            }
-            config
-        }
-        Err(errors) => return Err(fail(errors)),
-    };
-    let options =
-        BuildOptions { drafts: request.drafts, now: request.now.unwrap_or_else(Utc::now) };
-
-    let mut clock = StepClock::new();
-
-    // Model.
-    let (tree, load_diags) = content::load(root, &root.join("content"));
-    clock.step("load content");
-    diags.extend(load_diags);
-    let assets = tree.assets.clone();
-    let (site, site_diags) = Site::assemble(config, tree, &options);
-    diags.extend(site_diags);
-    let mut site = site;
-    clock.step("parse and assemble");
-    for (source, skip) in &site.skipped {
-        let why = match skip {
-            Skip::Draft => "a draft (build with --drafts to include it)",
-            Skip::Future => "dated in the future",
-        };
-        tracing::info!("skipped {source}: {why}");
-    }
-
-    // Markdown.
-    let highlighter = site
-        .config
-        .markdown
-        .highlight_code
-        .then(Highlighter::with_default_themes)
-        .and_then(Result::ok);
-    diags.extend(render_markdown(&mut site, highlighter.as_ref()));
-    diags.extend(check_anchors(&site));
-    clock.step("markdown");
-
-    // Templates and files.
-    let templates = match Templates::load(
-        root,
-        site.config.theme.as_deref(),
-        site.config.timezone,
-        options.now,
-    ) {
-        Ok(templates) => templates,
-        Err(errors) => {
-            diags.extend(errors);
-            return Err(fail(diags));
-        }
-    };
-    diags.extend(check_named_templates(&site, &templates));
-    let (copies, asset_urls) = files_to_copy(root, &site, &assets);
-    let embedded = embedded_static(highlighter.as_ref());
-
-    clock.step("templates and files");
-
-    // Values and the plan.
-    let values = Values::build(&site, &asset_urls);
-    clock.step("page values");
-    release_page_text(&mut site);
-    templates.set_lookup(lookup(&site, &values, &copies, &embedded));
-    clock.step("template values");
-    let (plan, plan_errors) = render::plan(&site, copies, embedded);
-    diags.extend(plan_errors);
-    let renderer = Renderer { site: &site, values: &values, templates: &templates };
-
-    // With errors already found, render without writing, only to report the render errors
-    // too; the output folder is not touched.
-    if diags.iter().any(Diagnostic::is_error) {
-        // A template already reported missing would only be reported again per output.
-        let usable = |planned: &&render::Planned| {
-            planned.template(&site).is_none_or(|name| templates.has(name))
-        };
-        let errors: Vec<Diagnostic> = plan
-            .par_iter()
-            .filter(usable)
-            .filter_map(|planned| renderer.render(planned).err())
-            .collect();
-        diags.extend(errors);
-        return Err(fail(diags));
-    }
-
-    // Render, stage and commit.
-    let stager = Stager::open(&state_dir, &output).map_err(|err| {
-        fail(vec![Diagnostic::error(
-            None,
-            None,
-            format!("cannot open output {}: {err}", output.display()),
-        )])
-    })?;
-    let timings = KindTimings::default();
-    let errors: Vec<Diagnostic> = plan
-        .par_iter()
-        .filter_map(|planned| {
-            let started = Instant::now();
-            let bytes = renderer.render(planned);
-            timings.add(&planned.job, started.elapsed());
-            let staged = bytes.and_then(|bytes| match bytes {
-                Bytes::Owned(bytes) => stager.stage(&planned.path, &bytes, planned.sources.clone()),
-                Bytes::Shared(bytes) => {
-                    stager.stage(&planned.path, &bytes, planned.sources.clone())
-                }
-                Bytes::File(from) => {
-                    stager.stage_copy(&planned.path, &from, planned.sources.clone())
-                }
-            });
-            staged.err()
-        })
-        .collect();
-    clock.step("render and stage");
-    timings.log();
-    if !errors.is_empty() {
-        stager.abort();
-        diags.extend(errors);
-        return Err(fail(diags));
-    }
-    let write = stager.commit().map_err(|err| {
-        fail(vec![Diagnostic::error(None, None, format!("cannot write the output folder: {err}"))])
-    })?;
-
-    clock.step("commit");
-    diagnostic::sort(&mut diags);
-    Ok(BuildReport {
-        pages: site.pages.len(),
-        sections: site.sections.len(),
-        outputs: plan.len(),
-        write,
-        skipped: site.skipped.clone(),
-        warnings: diags,
-        elapsed: started.elapsed(),
-    })
-}
-
-/// Drops each page's summary once the template values hold it: the values are the one copy
-/// the rest of the build reads.
-fn release_page_text(site: &mut Site) {
-    for page in &mut site.pages {
-        if let Some(rendered) = &mut page.rendered {
-            rendered.summary = None;
-        }
-    }
-}
-
-/// CPU time spent rendering each kind of output, logged at debug level to show where a
-/// build's time goes.
-#[derive(Default)]
-struct KindTimings {
-    nanos: [std::sync::atomic::AtomicU64; 6],
-    counts: [std::sync::atomic::AtomicU64; 6],
-}
-
-impl KindTimings {
-    const NAMES: [&'static str; 6] = ["pages", "section lists", "taxonomy pages", "feeds", "site files", "copies"];
-
-    fn add(&self, job: &render::Job, elapsed: Duration) {
-        use render::Job;
-        let kind = match job {
-            Job::Page(_) => 0,
-            Job::SectionPager(..) | Job::Redirect(_) => 1,
-            Job::TaxonomyList(_) | Job::TermPager(..) => 2,
-            Job::Atom(_) | Job::Rss(_) => 3,
-            Job::Sitemap | Job::Robots | Job::NotFound | Job::SearchIndex => 4,
-            Job::Copy(_) | Job::Embedded(_) => 5,
-        };
-        let ordering = std::sync::atomic::Ordering::Relaxed;
-        self.nanos[kind].fetch_add(elapsed.as_nanos() as u64, ordering);
-        self.counts[kind].fetch_add(1, ordering);
-    }
-
-    fn log(&self) {
-        let ordering = std::sync::atomic::Ordering::Relaxed;
-        for (i, name) in Self::NAMES.iter().enumerate() {
-            let count = self.counts[i].load(ordering);
-            let ms = self.nanos[i].load(ordering) as f64 / 1e6;
-            tracing::debug!("  render {name}: {count} in {ms:.1} ms of CPU");
-        }
-    }
+    crate::Engine::new(request.clone()).apply(&[]).map(|report| report.build)
 }
 
 /// Logs the time each step of a build took, at debug level.
-struct StepClock(Instant);
+pub(crate) struct StepClock(Instant);
 
 impl StepClock {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         StepClock(Instant::now())
     }
 
-    fn step(&mut self, name: &str) {
+    pub(crate) fn step(&mut self, name: &str) {
         let now = Instant::now();
         tracing::debug!("{name}: {:.1} ms", (now - self.0).as_secs_f64() * 1000.0);
         self.0 = now;
@@ -315,9 +114,57 @@ fn markdown_options(config: &Config) -> MarkdownOptions {
     }
 }
 
+/// A document's rendered markdown, kept between builds of one engine.
+pub(crate) struct MdEntry {
+    /// The digest of what the rendering read from the document and the options.
+    key: Digest,
+    /// Every `@/` link the rendering resolved, with what it found then.
+    links: Vec<(String, Option<LinkTarget>)>,
+    rendered: Arc<Rendered>,
+    /// The page's HTML as a template value; for a section it stays in `rendered`.
+    content: tera::Value,
+    digest: Digest,
+    diags: Vec<Diagnostic>,
+}
+
+/// Rendered markdown by content path.
+pub(crate) type MdCache = HashMap<String, MdEntry>;
+
+/// A resolver that remembers what it was asked and what it answered, so that a cached
+/// rendering can be checked against the site as it is now.
+struct Recording<'a> {
+    links: &'a Links<'a>,
+    asked: std::sync::Mutex<Vec<(String, Option<LinkTarget>)>>,
+}
+
+impl LinkResolver for Recording<'_> {
+    fn resolve(&self, content_path: &str) -> Option<LinkTarget> {
+        let found = self.links.resolve(content_path);
+        self.asked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((content_path.to_string(), found.clone()));
+        found
+    }
+}
+
+/// The digest of everything templates can read of a rendering.
+fn rendered_digest(rendered: &Rendered, html: &str) -> Digest {
+    let mut d = Digester::new("markdown");
+    d.str(html).opt_str(rendered.summary.as_deref()).json(&rendered.toc);
+    d.u64(rendered.word_count as u64).u64(rendered.reading_time as u64);
+    d.finish()
+}
+
 /// Renders the markdown of every page and section in parallel and keeps the result on the
-/// model. Returns the problems, with lines of the source file.
-fn render_markdown(site: &mut Site, highlighter: Option<&Highlighter>) -> Vec<Diagnostic> {
+/// model. A document whose text, options and link targets are those of an entry in `cache`
+/// takes that entry instead of being rendered again. Returns the problems, with lines of
+/// the source file.
+pub(crate) fn render_markdown(
+    site: &mut Site,
+    highlighter: Option<&Highlighter>,
+    cache: &mut MdCache,
+) -> Vec<Diagnostic> {
     let options = markdown_options(&site.config);
     let without_anchors = MarkdownOptions { insert_anchor_links: false, ..options.clone() };
     let with_anchors = MarkdownOptions { insert_anchor_links: true, ..options.clone() };
@@ -331,13 +178,34 @@ fn render_markdown(site: &mut Site, highlighter: Option<&Highlighter>) -> Vec<Di
             None => &options,
         })
         .collect();
+    let option_keys: Vec<Digest> = [&options, &without_anchors, &with_anchors]
+        .iter()
+        .map(|o| crate::digest::of_str("options", &format!("{o:?}{}", highlighter.is_some())))
+        .collect();
+    let option_key = |o: &MarkdownOptions| {
+        if std::ptr::eq(o, &without_anchors) {
+            option_keys[1]
+        } else if std::ptr::eq(o, &with_anchors) {
+            option_keys[2]
+        } else {
+            option_keys[0]
+        }
+    };
     let links = Links(site);
+    let cached = |content_path: &str, key: &Digest| -> Option<&MdEntry> {
+        let entry = cache.get(content_path).filter(|e| e.key == *key)?;
+        entry.links.iter().all(|(path, then)| links.resolve(path) == *then).then_some(entry)
+    };
     let render_one = |body: &str,
                       body_line: usize,
                       source: &Source,
-                      section: usize|
-     -> (Rendered, Vec<Diagnostic>) {
-        let rendered = markdown::render(body, section_options[section], highlighter, &links);
+                      section: usize,
+                      key: Digest,
+                      is_page: bool|
+     -> MdEntry {
+        let recording = Recording { links: &links, asked: Default::default() };
+        let mut rendered =
+            markdown::render(body, section_options[section], highlighter, &recording);
         let diags = rendered
             .issues
             .iter()
@@ -353,45 +221,79 @@ fn render_markdown(site: &mut Site, highlighter: Option<&Highlighter>) -> Vec<Di
                 }
             })
             .collect();
-        (rendered, diags)
+        let digest = rendered_digest(&rendered, &rendered.html);
+        let content = if is_page {
+            tera::Value::safe_string(&std::mem::take(&mut rendered.html))
+        } else {
+            tera::Value::none()
+        };
+        let links = recording.asked.into_inner().unwrap_or_else(|e| e.into_inner());
+        MdEntry { key, links, rendered: Arc::new(rendered), content, digest, diags }
     };
-    let pages: Vec<_> = site
+    let doc_key = |digest: &Digest, body_line: usize, section: usize| {
+        let mut d = Digester::new("markdown input");
+        d.digest(digest).digest(&option_key(section_options[section])).u64(body_line as u64);
+        d.finish()
+    };
+    let pages: Vec<Option<MdEntry>> = site
         .pages
         .par_iter()
         .map(|p| {
-            let (mut rendered, diags) = render_one(&p.body, p.body_line, &p.source, p.section);
-            let content = tera::Value::safe_string(&std::mem::take(&mut rendered.html));
-            (rendered, content, diags)
+            let key = doc_key(&p.digest, p.body_line, p.section);
+            match cached(&p.content_path, &key) {
+                Some(_) => None,
+                None => Some(render_one(&p.body, p.body_line, &p.source, p.section, key, true)),
+            }
         })
         .collect();
-    let sections: Vec<_> = site
+    let sections: Vec<Option<MdEntry>> = site
         .sections
         .par_iter()
         .enumerate()
-        .map(|(i, s)| render_one(&s.body, s.body_line, &s.blame(), i))
+        .map(|(i, s)| {
+            let key = doc_key(&s.digest, s.body_line, i);
+            match cached(&s.content_path, &key) {
+                Some(_) => None,
+                None => Some(render_one(&s.body, s.body_line, &s.blame(), i, key, false)),
+            }
+        })
         .collect();
     let mut diags = Vec::new();
-    for (page, (rendered, content, d)) in site.pages.iter_mut().zip(pages) {
-        page.rendered = Some(rendered);
-        page.content = content;
-        page.body = String::new();
-        diags.extend(d);
+    let paths = site
+        .pages
+        .iter()
+        .map(|p| &p.content_path)
+        .chain(site.sections.iter().map(|s| &s.content_path));
+    for (path, fresh) in paths.zip(pages.into_iter().chain(sections)) {
+        if let Some(entry) = fresh {
+            cache.insert(path.clone(), entry);
+        }
     }
-    for (section, (rendered, d)) in site.sections.iter_mut().zip(sections) {
-        section.rendered = Some(rendered);
-        diags.extend(d);
+    for page in &mut site.pages {
+        if let Some(entry) = cache.get(&page.content_path) {
+            page.rendered = Some(entry.rendered.clone());
+            page.content = entry.content.clone();
+            page.md_digest = entry.digest;
+            diags.extend(entry.diags.iter().cloned());
+        }
+    }
+    for section in &mut site.sections {
+        if let Some(entry) = cache.get(&section.content_path) {
+            section.rendered = Some(entry.rendered.clone());
+            diags.extend(entry.diags.iter().cloned());
+        }
     }
     diags
 }
 
 /// Warns about `#anchor` and `@/page.md#anchor` links whose target has no such id.
-fn check_anchors(site: &Site) -> Vec<Diagnostic> {
+pub(crate) fn check_anchors(site: &Site) -> Vec<Diagnostic> {
     // A page's HTML lives in its template value by now; a section's in its rendering.
     fn page_doc(p: &crate::site::Page) -> Option<(&Rendered, &str)> {
-        p.rendered.as_ref().map(|r| (r, p.content.as_str().unwrap_or("")))
+        p.rendered.as_deref().map(|r| (r, p.content.as_str().unwrap_or("")))
     }
     fn section_doc(s: &crate::site::Section) -> Option<(&Rendered, &str)> {
-        s.rendered.as_ref().map(|r| (r, r.html.as_str()))
+        s.rendered.as_deref().map(|r| (r, r.html.as_str()))
     }
     let has_anchor = |target: Option<(&Rendered, &str)>, anchor: &str| {
         target.is_some_and(|(r, html)| {
@@ -433,7 +335,7 @@ fn check_anchors(site: &Site) -> Vec<Diagnostic> {
 }
 
 /// Errors for each custom template that content names and no layer provides.
-fn check_named_templates(site: &Site, templates: &Templates) -> Vec<Diagnostic> {
+pub(crate) fn check_named_templates(site: &Site, templates: &Templates) -> Vec<Diagnostic> {
     let mut diags = Vec::new();
     let mut check = |name: &str, source: Source, key: &str| {
         if let Some(reason) = templates.dropped.get(name) {
@@ -467,7 +369,7 @@ fn check_named_templates(site: &Site, templates: &Templates) -> Vec<Diagnostic> 
 
 /// The site's `static/` folder, the theme's on-disk static files, and content assets, with
 /// the URL of every bundle asset by page.
-fn files_to_copy(
+pub(crate) fn files_to_copy(
     root: &Path,
     site: &Site,
     assets: &[AssetFile],
@@ -548,7 +450,7 @@ const HIGHLIGHT_MARKERS: (&str, &str) =
 /// They are the lowest layer whatever the theme: a theme that overrides only some templates
 /// still gets the default ones, and those link to these files. A theme's own files of the same
 /// name replace them.
-fn embedded_static(highlighter: Option<&Highlighter>) -> Vec<(String, Arc<[u8]>)> {
+pub(crate) fn embedded_static(highlighter: Option<&Highlighter>) -> Vec<(String, Arc<[u8]>)> {
     let mut out = Vec::new();
     if let Some(dir) = templates::DEFAULT_THEME.get_dir("static") {
         collect_embedded(dir, &mut out);
@@ -587,7 +489,7 @@ fn collect_embedded(dir: &'static include_dir::Dir<'static>, out: &mut Vec<(Stri
     }
 }
 
-fn lookup(
+pub(crate) fn lookup(
     site: &Site,
     values: &Values,
     copies: &[CopyFile],
@@ -599,10 +501,12 @@ fn lookup(
         ..Default::default()
     };
     for (i, page) in site.pages.iter().enumerate() {
-        lookup.pages.insert(page.content_path.clone(), values.pages[i].clone());
+        let entry = (values.pages[i].clone(), values.digests.pages[i]);
+        lookup.pages.insert(page.content_path.clone(), entry);
     }
     for (i, section) in site.sections.iter().enumerate() {
-        lookup.sections.insert(section.content_path.clone(), values.sections[i].clone());
+        let entry = (values.sections[i].clone(), values.digests.sections[i]);
+        lookup.sections.insert(section.content_path.clone(), entry);
     }
     for path in site.targets.keys() {
         if let Some((url, _)) = site.resolve(path) {
@@ -628,7 +532,12 @@ fn lookup(
     lookup
 }
 
-fn taxonomy_value(site: &Site, values: &Values, tax: &crate::site::Taxonomy) -> tera::Value {
+/// The value `get_taxonomy` returns for `tax`, with its digest.
+fn taxonomy_value(
+    site: &Site,
+    values: &Values,
+    tax: &crate::site::Taxonomy,
+) -> (tera::Value, Digest) {
     #[derive(serde::Serialize)]
     struct Term<'a> {
         name: &'a str,
@@ -645,7 +554,15 @@ fn taxonomy_value(site: &Site, values: &Values, tax: &crate::site::Taxonomy) -> 
         terms: Vec<Term<'a>>,
     }
     let _ = site;
-    tera::Value::from_serializable(&Taxonomy {
+    let mut d = Digester::new("taxonomy");
+    d.str(&tax.name).str(&tax.slug).str(&tax.permalink);
+    for term in &tax.terms {
+        d.str(&term.name).str(&term.slug).str(&term.permalink).u64(term.pages.len() as u64);
+        for &p in &term.pages {
+            d.digest(&values.digests.summaries[p]);
+        }
+    }
+    let value = tera::Value::from_serializable(&Taxonomy {
         name: &tax.name,
         slug: &tax.slug,
         permalink: &tax.permalink,
@@ -660,5 +577,6 @@ fn taxonomy_value(site: &Site, values: &Values, tax: &crate::site::Taxonomy) -> 
                 pages: t.pages.iter().map(|&p| values.summaries[p].clone()).collect(),
             })
             .collect(),
-    })
+    });
+    (value, d.finish())
 }

@@ -14,7 +14,8 @@ use tera::{Context, Value};
 use crate::diagnostic::{Diagnostic, Source};
 use crate::feed::{self, FeedScope, SitemapEntry};
 use crate::site::Site;
-use crate::templates::{self, Templates};
+use crate::digest::{Digest, Digester};
+use crate::templates::{self, Call, Templates};
 use crate::url;
 use crate::values::Values;
 
@@ -405,6 +406,87 @@ impl Renderer<'_> {
             Job::Embedded(bytes) => return Ok(Bytes::Shared(bytes.clone())),
         };
         Ok(Bytes::Owned(text.into_bytes()))
+    }
+
+    /// The digest of everything rendering `planned` reads besides template function
+    /// results, or `None` for an output that is cheaper to render than to prove unchanged.
+    /// Two equal fingerprints with the same function results mean the same bytes.
+    pub fn fingerprint(&self, planned: &Planned) -> Option<Digest> {
+        let site = self.site;
+        let digests = &self.values.digests;
+        let mut d = Digester::new("output");
+        d.str(&planned.path).str(env!("CARGO_PKG_VERSION")).digest(&digests.config);
+        if let Some(template) = planned.template(site) {
+            d.digest(&self.templates.digest).str(template);
+        }
+        match &planned.job {
+            Job::Page(i) => {
+                d.str("page").digest(&digests.pages[*i]);
+                d.digest(&digests.section_briefs[site.pages[*i].section]);
+            }
+            Job::SectionPager(i, n) => {
+                let section = &site.sections[*i];
+                d.str("section").digest(&digests.sections[*i]).u64(*n as u64);
+                d.str(&section.path).str(&section.front.paginate_path);
+                d.u64(section.paginate_by.unwrap_or(0) as u64);
+                self.list_digest(&mut d, pager_slice(&section.pages, section.paginate_by, *n));
+                d.u64(section.pages.len() as u64);
+            }
+            Job::TaxonomyList(t) => {
+                let tax = &site.taxonomies[*t];
+                d.str("taxonomy").str(&tax.name).str(&tax.slug).str(&tax.permalink);
+                for term in &tax.terms {
+                    d.str(&term.name).str(&term.slug).str(&term.permalink);
+                    d.u64(term.pages.len() as u64);
+                }
+            }
+            Job::TermPager(t, k, n) => {
+                let tax = &site.taxonomies[*t];
+                let term = &tax.terms[*k];
+                d.str("term").str(&tax.name).str(&tax.slug).str(&tax.permalink);
+                d.str(&term.name).str(&term.slug).str(&term.permalink).str(&term.path);
+                d.u64(*n as u64).u64(tax.paginate_by.unwrap_or(0) as u64);
+                self.list_digest(&mut d, &term.pages);
+            }
+            Job::Atom(of) | Job::Rss(of) => {
+                d.str(if matches!(planned.job, Job::Atom(_)) { "atom" } else { "rss" });
+                let scope = self.scope(*of);
+                d.str(&scope.title).str(&scope.home).str(&scope.dir);
+                for &p in &scope.pages {
+                    d.digest(&digests.pages[p]);
+                }
+            }
+            Job::NotFound => {
+                d.str("404");
+            }
+            Job::Robots if self.templates.has("robots.txt") => {
+                d.str("robots");
+            }
+            Job::Copy(from) => {
+                let meta = std::fs::metadata(from).ok()?;
+                let modified = meta.modified().ok()?.duration_since(std::time::UNIX_EPOCH).ok()?;
+                d.str("copy").str(&from.to_string_lossy()).u64(meta.len());
+                d.u64(modified.as_nanos() as u64);
+            }
+            Job::Robots
+            | Job::Redirect(_)
+            | Job::Sitemap
+            | Job::SearchIndex
+            | Job::Embedded(_) => return None,
+        }
+        Some(d.finish())
+    }
+
+    fn list_digest(&self, d: &mut Digester, pages: &[usize]) {
+        d.u64(pages.len() as u64);
+        for &p in pages {
+            d.digest(&self.values.digests.summaries[p]);
+        }
+    }
+
+    /// Renders one planned output, with the template function calls it made.
+    pub fn render_traced(&self, planned: &Planned) -> (Result<Bytes, Diagnostic>, Vec<Call>) {
+        templates::traced(|| self.render(planned))
     }
 
     /// The rendered HTML of page `i`, from its template value.

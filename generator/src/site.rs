@@ -7,6 +7,7 @@
 //! Nothing here reads files or renders HTML.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use rayon::prelude::*;
@@ -14,6 +15,7 @@ use rayon::prelude::*;
 use crate::config::Config;
 use crate::content::{self, DocKind, RawDoc};
 use crate::date;
+use crate::digest::Digest;
 use crate::diagnostic::{Diagnostic, Source};
 use crate::frontmatter::{self, PageFront, SectionFront, SortBy};
 use crate::markdown::Rendered;
@@ -45,10 +47,10 @@ pub struct Page {
     pub source: Source,
     /// Its path within `content/`: `blog/a.md` or `blog/a/index.md`.
     pub content_path: String,
-    /// Its front matter.
-    pub front: PageFront,
-    /// The markdown body.
-    pub body: String,
+    /// Its front matter, shared with the engine's cache of parsed documents.
+    pub front: Arc<PageFront>,
+    /// The markdown body, shared with the engine's cache of parsed documents.
+    pub body: Arc<str>,
     /// The file line the body starts on, to turn body lines into file lines.
     pub body_line: usize,
     /// The index of its section in [`Site::sections`].
@@ -72,9 +74,13 @@ pub struct Page {
     pub lower: Option<usize>,
     /// The previous page in its section's order (newer, for date order).
     pub higher: Option<usize>,
-    /// The rendered markdown, once [`crate::build`] has rendered it. Its HTML moves into
-    /// `content` at once.
-    pub rendered: Option<Rendered>,
+    /// The digest of its front matter and body as read.
+    pub digest: Digest,
+    /// The rendered markdown, once [`crate::build`] has rendered it. Its HTML is in
+    /// `content`, not here.
+    pub rendered: Option<Arc<Rendered>>,
+    /// The digest of the rendered markdown, HTML included.
+    pub md_digest: Digest,
     /// The page's HTML as the value templates read (`page.content`): the one copy of it the
     /// build keeps, since on a large site the pages' HTML is most of the memory.
     pub content: tera::Value,
@@ -109,7 +115,9 @@ pub struct Section {
     /// The page size of its list, if paginated.
     pub paginate_by: Option<usize>,
     /// The rendered markdown of its `_index.md`.
-    pub rendered: Option<Rendered>,
+    pub rendered: Option<Arc<Rendered>>,
+    /// The digest of its `_index.md` as read; zeros for a folder without one.
+    pub digest: Digest,
 }
 
 impl Section {
@@ -185,21 +193,53 @@ pub struct Site {
     pub targets: HashMap<String, Target>,
 }
 
-/// A parsed document, before the model is built.
-enum Parsed {
-    Page { doc: RawDoc, front: PageFront, body: String, body_line: usize },
-    Section { doc: RawDoc, front: SectionFront, body: String, body_line: usize },
+/// What the model keeps of a document besides its parsed text.
+#[derive(Clone, Debug)]
+pub struct DocMeta {
+    /// Where it came from.
+    pub source: Source,
+    /// Its path within `content/`.
+    pub content_path: String,
+    /// Page or section.
+    pub kind: DocKind,
+    /// The digest of its bytes as read.
+    pub digest: Digest,
+}
+
+/// A parsed document, before the model is built. Cheap to clone: the engine keeps one per
+/// document and assembles the model from clones.
+#[derive(Clone, Debug)]
+pub enum Parsed {
+    /// A page.
+    Page {
+        /// The document.
+        doc: DocMeta,
+        /// Its front matter.
+        front: Arc<PageFront>,
+        /// Its markdown body.
+        body: Arc<str>,
+        /// The file line the body starts on.
+        body_line: usize,
+    },
+    /// Section settings from an `_index.md`.
+    Section {
+        /// The document.
+        doc: DocMeta,
+        /// Its settings.
+        front: Arc<SectionFront>,
+        /// Its markdown body.
+        body: Arc<str>,
+        /// The file line the body starts on.
+        body_line: usize,
+    },
 }
 
 /// Decodes and parses every document in parallel. Returns the parsed ones and every
 /// diagnostic, so that one bad file does not hide the others.
 fn parse_docs(docs: Vec<RawDoc>, config: &Config) -> (Vec<Parsed>, Vec<String>, Vec<Diagnostic>) {
     let results: Vec<_> = docs
-        .into_par_iter()
-        .map(|doc| {
-            let content_path = doc.content_path.clone();
-            (content_path, parse_doc(doc, config))
-        })
+        .par_iter()
+        .map(|doc| (doc.content_path.clone(), parse_doc(doc, config)))
         .collect();
     let mut parsed = Vec::with_capacity(results.len());
     let mut broken = Vec::new();
@@ -214,7 +254,8 @@ fn parse_docs(docs: Vec<RawDoc>, config: &Config) -> (Vec<Parsed>, Vec<String>, 
     (parsed, broken, diagnostics)
 }
 
-fn parse_doc(doc: RawDoc, config: &Config) -> (Option<Parsed>, Vec<Diagnostic>) {
+/// Decodes and parses one document: `None` with its errors when it cannot be used.
+pub fn parse_doc(doc: &RawDoc, config: &Config) -> (Option<Parsed>, Vec<Diagnostic>) {
     let source = doc.source.clone();
     let problem = |p: frontmatter::Problem| {
         let message = match &p.key {
@@ -235,21 +276,27 @@ fn parse_doc(doc: RawDoc, config: &Config) -> (Option<Parsed>, Vec<Diagnostic>) 
         Ok(split) => split,
         Err(err) => return (None, vec![problem(err.into())]),
     };
-    let body = split.body.to_string();
+    let body: Arc<str> = Arc::from(split.body);
     let body_line = split.body_line;
     let tz = config.timezone;
+    let doc = DocMeta {
+        source: doc.source.clone(),
+        content_path: doc.content_path.clone(),
+        kind: doc.kind,
+        digest: *blake3::hash(&doc.bytes).as_bytes(),
+    };
     match doc.kind {
         DocKind::Page { .. } => match frontmatter::parse_page(&split, tz) {
             Ok((front, warnings)) => {
                 let diags = warnings.into_iter().map(problem).collect();
-                (Some(Parsed::Page { doc, front, body, body_line }), diags)
+                (Some(Parsed::Page { doc, front: Arc::new(front), body, body_line }), diags)
             }
             Err(errors) => (None, errors.into_iter().map(problem).collect()),
         },
         DocKind::Section => match frontmatter::parse_section(&split, tz) {
             Ok((front, warnings)) => {
                 let diags = warnings.into_iter().map(problem).collect();
-                (Some(Parsed::Section { doc, front, body, body_line }), diags)
+                (Some(Parsed::Section { doc, front: Arc::new(front), body, body_line }), diags)
             }
             Err(errors) => (None, errors.into_iter().map(problem).collect()),
         },
@@ -263,13 +310,26 @@ impl Site {
     /// still assembled, so that one build reports the problems of every file. Links to a
     /// broken document are not reported again.
     pub fn assemble(
-        mut config: Config,
+        config: Config,
         tree: content::ContentTree,
         options: &BuildOptions,
     ) -> (Site, Vec<Diagnostic>) {
-        let (parsed, broken, mut diagnostics) = parse_docs(tree.docs, &config);
+        let (parsed, broken, diagnostics) = parse_docs(tree.docs, &config);
+        Self::assemble_parsed(config, parsed, broken, &tree.section_dirs, diagnostics, options)
+    }
+
+    /// Builds the model from documents parsed already ([`parse_doc`]): `broken` are the
+    /// content paths of documents that failed to parse, `diagnostics` their problems so far.
+    pub fn assemble_parsed(
+        mut config: Config,
+        parsed: Vec<Parsed>,
+        broken: Vec<String>,
+        section_dirs: &[String],
+        mut diagnostics: Vec<Diagnostic>,
+        options: &BuildOptions,
+    ) -> (Site, Vec<Diagnostic>) {
         let mut builder = Builder::new(&mut config, options, &mut diagnostics);
-        builder.add_sections(&tree.section_dirs, &parsed);
+        builder.add_sections(section_dirs, &parsed);
         builder.add_pages(parsed);
         let (mut sections, pages, skipped, mut targets) = builder.finish();
         let mut pages = pages;
@@ -331,7 +391,7 @@ impl<'a> Builder<'a> {
 
     /// Creates one section per folder, root first, with the settings of its `_index.md`.
     fn add_sections(&mut self, dirs: &[String], parsed: &[Parsed]) {
-        let mut settings: HashMap<&str, (&RawDoc, &SectionFront, &str, usize)> = HashMap::new();
+        let mut settings: HashMap<&str, (&DocMeta, &SectionFront, &str, usize)> = HashMap::new();
         for item in parsed {
             if let Parsed::Section { doc, front, body, body_line } = item {
                 settings
@@ -346,11 +406,15 @@ impl<'a> Builder<'a> {
             let parent = (!dir.is_empty())
                 .then(|| self.section_by_dir.get(content::parent_of(dir)).copied())
                 .flatten();
-            let (source, front, body, body_line) = match settings.get(dir.as_str()) {
-                Some((doc, front, body, line)) => {
-                    (Some(doc.source.clone()), (*front).clone(), body.to_string(), *line)
-                }
-                None => (None, SectionFront::default(), String::new(), 1),
+            let (source, front, body, body_line, digest) = match settings.get(dir.as_str()) {
+                Some((doc, front, body, line)) => (
+                    Some(doc.source.clone()),
+                    (*front).clone(),
+                    body.to_string(),
+                    *line,
+                    doc.digest,
+                ),
+                None => (None, SectionFront::default(), String::new(), 1, Digest::default()),
             };
             let path = match parent {
                 Some(p) => {
@@ -376,6 +440,7 @@ impl<'a> Builder<'a> {
                 pages: Vec::new(),
                 paginate_by,
                 rendered: None,
+                digest,
             });
             if let Some(p) = parent {
                 self.sections[p].subsections.push(index);
@@ -428,9 +493,9 @@ impl<'a> Builder<'a> {
 
     fn make_page(
         &mut self,
-        doc: RawDoc,
-        front: PageFront,
-        body: String,
+        doc: DocMeta,
+        front: Arc<PageFront>,
+        body: Arc<str>,
         body_line: usize,
         section: usize,
         bundle: bool,
@@ -479,7 +544,9 @@ impl<'a> Builder<'a> {
             terms: Vec::new(),
             lower: None,
             higher: None,
+            digest: doc.digest,
             rendered: None,
+            md_digest: Digest::default(),
             content: tera::Value::none(),
         })
     }

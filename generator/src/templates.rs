@@ -6,6 +6,7 @@
 //! site overrides any default template by writing one of the same name, or adds one that
 //! extends a default one. Content is never run through Tera.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::{Arc, RwLock};
@@ -17,6 +18,7 @@ use tera::{Kwargs, State, Tera, TeraResult, Value};
 
 use crate::content::relative_to;
 use crate::diagnostic::{Diagnostic, Source};
+use crate::digest::Digest;
 use crate::slug::{SlugStrategy, slugify};
 
 /// The default theme, compiled into the binary so that any site builds without one.
@@ -27,20 +29,102 @@ pub static DEFAULT_THEME: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../th
 pub struct Lookup {
     /// The site's base URL.
     pub base_url: String,
-    /// Content path to full page value.
-    pub pages: HashMap<String, Value>,
-    /// Content path (`blog/_index.md`) to section value.
-    pub sections: HashMap<String, Value>,
+    /// Content path to full page value, with its digest.
+    pub pages: HashMap<String, (Value, Digest)>,
+    /// Content path (`blog/_index.md`) to section value, with its digest.
+    pub sections: HashMap<String, (Value, Digest)>,
     /// Content path to permalink, for every page and section, published or not.
     pub permalinks: HashMap<String, String>,
-    /// Taxonomy name to its value for `get_taxonomy`.
-    pub taxonomies: HashMap<String, Value>,
+    /// Taxonomy name to its value for `get_taxonomy`, with its digest.
+    pub taxonomies: HashMap<String, (Value, Digest)>,
     /// (taxonomy, term slug) to the term's permalink.
     pub term_urls: HashMap<(String, String), String>,
     /// Output path of a static file to the first 8 hex digits of its hash, for cache busting.
     pub static_hashes: HashMap<String, String>,
     /// The rule that turns term names into slugs.
     pub term_slugs: SlugStrategy,
+    /// What `now()` returns: the build's "now", in RFC 3339.
+    pub now: String,
+}
+
+/// A template function that reads the [`Lookup`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Function {
+    /// `get_url(path, cachebust)`.
+    GetUrl,
+    /// `get_page(path)`.
+    GetPage,
+    /// `get_section(path)`.
+    GetSection,
+    /// `get_taxonomy(kind)`.
+    GetTaxonomy,
+    /// `get_taxonomy_url(kind, name)`.
+    GetTaxonomyUrl,
+    /// `now()`.
+    Now,
+}
+
+/// One call of a template function made while rendering an output, with the digest of what
+/// it returned. Replaying the calls against a newer lookup tells whether the output would
+/// still see the same results.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Call {
+    /// The function.
+    pub function: Function,
+    /// Its arguments, as the lookup reads them.
+    pub args: Vec<String>,
+    /// The digest of its result (or of its error).
+    pub result: Digest,
+}
+
+thread_local! {
+    /// The calls of the output being rendered on this thread, while one is being traced.
+    static TRACE: RefCell<Option<Vec<Call>>> = const { RefCell::new(None) };
+}
+
+/// Runs `render` and returns, with its result, every template function call it made.
+/// Rendering is synchronous, so the calls of one render all happen on this thread.
+pub fn traced<T>(render: impl FnOnce() -> T) -> (T, Vec<Call>) {
+    let outer = TRACE.with(|trace| trace.borrow_mut().replace(Vec::new()));
+    let result = render();
+    let calls = TRACE.with(|trace| std::mem::replace(&mut *trace.borrow_mut(), outer));
+    (result, calls.unwrap_or_default())
+}
+
+fn record(lookup: &Lookup, function: Function, args: Vec<String>) {
+    TRACE.with(|trace| {
+        if let Some(calls) = trace.borrow_mut().as_mut() {
+            let result = lookup.digest_of(function, &args);
+            calls.push(Call { function, args, result });
+        }
+    });
+}
+
+impl Lookup {
+    /// The digest of what `function` returns for `args` with this lookup.
+    pub fn digest_of(&self, function: Function, args: &[String]) -> Digest {
+        let arg = |i: usize| args.get(i).map_or("", String::as_str);
+        let found = |entry: Option<&(Value, Digest)>| {
+            entry.map_or_else(|| crate::digest::of_str("missing", ""), |(_, digest)| *digest)
+        };
+        let text = |result: TeraResult<String>| match result {
+            Ok(text) => crate::digest::of_str("ok", &text),
+            Err(err) => crate::digest::of_str("error", &err.to_string()),
+        };
+        match function {
+            Function::GetPage => found(self.pages.get(arg(0))),
+            Function::GetSection => found(self.sections.get(arg(0))),
+            Function::GetTaxonomy => found(self.taxonomies.get(arg(0))),
+            Function::GetUrl => text(get_url(self, arg(0), arg(1) == "true")),
+            Function::GetTaxonomyUrl => text(get_taxonomy_url(self, arg(0), arg(1))),
+            Function::Now => crate::digest::of_str("now", &self.now),
+        }
+    }
+
+    /// Whether every call in `calls` still returns what it returned then.
+    pub fn replays(&self, calls: &[Call]) -> bool {
+        calls.iter().all(|call| self.digest_of(call.function, &call.args) == call.result)
+    }
 }
 
 /// A shared, swappable [`Lookup`].
@@ -58,6 +142,8 @@ pub struct Templates {
     pub lookup: LookupSlot,
     /// Default templates left out because a site override broke them, with the reason.
     pub dropped: BTreeMap<String, String>,
+    /// The digest of every template's name and text: what rendering through them reads.
+    pub digest: Digest,
 }
 
 impl Templates {
@@ -66,7 +152,6 @@ impl Templates {
         root: &Path,
         theme: Option<&str>,
         tz: Tz,
-        now: DateTime<Utc>,
     ) -> Result<Templates, Vec<Diagnostic>> {
         let mut layers: BTreeMap<String, (Source, String)> = BTreeMap::new();
         let mut errors = Vec::new();
@@ -87,16 +172,27 @@ impl Templates {
         }
 
         let lookup: LookupSlot = Arc::default();
-        let (tera, dropped) = compile(&mut layers, &lookup, tz, now)?;
+        let (tera, dropped) = compile(&mut layers, &lookup, tz)?;
         let sources: BTreeMap<String, Source> =
             layers.iter().map(|(name, (source, _))| (name.clone(), source.clone())).collect();
+        let mut digester = crate::digest::Digester::new("templates");
+        for (name, (_, text)) in &layers {
+            digester.str(name).str(text);
+        }
+        digester.json(&dropped);
+        let digest = digester.finish();
         let texts = layers.into_iter().map(|(name, (_, text))| (name, text)).collect();
-        Ok(Templates { tera, sources, texts, lookup, dropped })
+        Ok(Templates { tera, sources, texts, lookup, dropped, digest })
     }
 
     /// Whether a template of that name exists in any layer.
     pub fn has(&self, name: &str) -> bool {
         self.sources.contains_key(name)
+    }
+
+    /// The lookup template functions read now.
+    pub fn current_lookup(&self) -> Arc<Lookup> {
+        read(&self.lookup)
     }
 
     /// Installs the lookup of a new build.
@@ -113,12 +209,11 @@ fn compile(
     layers: &mut BTreeMap<String, (Source, String)>,
     lookup: &LookupSlot,
     tz: Tz,
-    now: DateTime<Utc>,
 ) -> Result<(Tera, BTreeMap<String, String>), Vec<Diagnostic>> {
     let mut dropped = BTreeMap::new();
     loop {
         let mut tera = Tera::new();
-        register(&mut tera, lookup, tz, now);
+        register(&mut tera, lookup, tz);
         let texts = layers.iter().map(|(name, (_, text))| (name.as_str(), text.as_str()));
         let Err(err) = tera.add_raw_templates(texts) else { return Ok((tera, dropped)) };
         let report = err.to_string();
@@ -285,7 +380,7 @@ pub fn describe(err: &tera::Error) -> (Option<String>, Option<usize>, Option<usi
     (name, line, column, message)
 }
 
-fn register(tera: &mut Tera, lookup: &LookupSlot, tz: Tz, now: DateTime<Utc>) {
+fn register(tera: &mut Tera, lookup: &LookupSlot, tz: Tz) {
     tera.register_filter("date", move |value: &Value, kwargs: Kwargs, _: &State| {
         date_filter(value, &kwargs, tz)
     });
@@ -297,22 +392,31 @@ fn register(tera: &mut Tera, lookup: &LookupSlot, tz: Tz, now: DateTime<Utc>) {
     tera.register_filter("slugify", move |text: &str, _: Kwargs, _: &State| {
         slugify(text, read(&slot).term_slugs)
     });
-    let now_text = crate::values::date_text(&now);
-    tera.register_function("now", move |_: Kwargs, _: &State| now_text.clone());
+    let slot = lookup.clone();
+    tera.register_function("now", move |_: Kwargs, _: &State| {
+        let lookup = read(&slot);
+        record(&lookup, Function::Now, Vec::new());
+        lookup.now.clone()
+    });
 
     let slot = lookup.clone();
     tera.register_function("get_url", move |kwargs: Kwargs, _: &State| {
-        get_url(&read(&slot), &kwargs)
+        let path: String = kwargs.must_get("path")?;
+        let cachebust = kwargs.get::<bool>("cachebust")?.unwrap_or(false);
+        let lookup = read(&slot);
+        record(&lookup, Function::GetUrl, vec![path.clone(), cachebust.to_string()]);
+        get_url(&lookup, &path, cachebust)
     });
     let slot = lookup.clone();
     tera.register_function("get_page", move |kwargs: Kwargs, _: &State| {
         let path: String = kwargs.must_get("path")?;
         let lookup = read(&slot);
         let key = path.trim_start_matches("@/").trim_start_matches('/');
+        record(&lookup, Function::GetPage, vec![key.to_string()]);
         lookup
             .pages
             .get(key)
-            .cloned()
+            .map(|(value, _)| value.clone())
             .ok_or_else(|| tera::Error::message(format!("get_page: no published page at `{path}`")))
     });
     let slot = lookup.clone();
@@ -320,16 +424,19 @@ fn register(tera: &mut Tera, lookup: &LookupSlot, tz: Tz, now: DateTime<Utc>) {
         let path: String = kwargs.must_get("path")?;
         let lookup = read(&slot);
         let key = path.trim_start_matches("@/").trim_start_matches('/');
+        record(&lookup, Function::GetSection, vec![key.to_string()]);
         lookup
             .sections
             .get(key)
-            .cloned()
+            .map(|(value, _)| value.clone())
             .ok_or_else(|| tera::Error::message(format!("get_section: no section at `{path}`")))
     });
     let slot = lookup.clone();
     tera.register_function("get_taxonomy", move |kwargs: Kwargs, _: &State| {
         let kind: String = kwargs.must_get("kind")?;
-        read(&slot).taxonomies.get(&kind).cloned().ok_or_else(|| {
+        let lookup = read(&slot);
+        record(&lookup, Function::GetTaxonomy, vec![kind.clone()]);
+        lookup.taxonomies.get(&kind).map(|(value, _)| value.clone()).ok_or_else(|| {
             tera::Error::message(format!("get_taxonomy: the site has no terms in `{kind}`"))
         })
     });
@@ -338,19 +445,23 @@ fn register(tera: &mut Tera, lookup: &LookupSlot, tz: Tz, now: DateTime<Utc>) {
         let kind: String = kwargs.must_get("kind")?;
         let name: String = kwargs.must_get("name")?;
         let lookup = read(&slot);
-        let slug = slugify(name.trim(), lookup.term_slugs);
-        lookup.term_urls.get(&(kind.clone(), slug)).cloned().ok_or_else(|| {
-            tera::Error::message(format!("get_taxonomy_url: no term `{name}` in `{kind}`"))
-        })
+        record(&lookup, Function::GetTaxonomyUrl, vec![kind.clone(), name.clone()]);
+        get_taxonomy_url(&lookup, &kind, &name)
     });
+}
+
+fn get_taxonomy_url(lookup: &Lookup, kind: &str, name: &str) -> TeraResult<String> {
+    let slug = slugify(name.trim(), lookup.term_slugs);
+    lookup.term_urls.get(&(kind.to_string(), slug)).cloned().ok_or_else(|| {
+        tera::Error::message(format!("get_taxonomy_url: no term `{name}` in `{kind}`"))
+    })
 }
 
 fn read(slot: &LookupSlot) -> Arc<Lookup> {
     slot.read().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
-fn get_url(lookup: &Lookup, kwargs: &Kwargs) -> TeraResult<String> {
-    let path: String = kwargs.must_get("path")?;
+fn get_url(lookup: &Lookup, path: &str, cachebust: bool) -> TeraResult<String> {
     if let Some(content) = path.strip_prefix("@/") {
         let (content, fragment) =
             content.split_once('#').map_or((content, None), |(c, f)| (c, Some(f)));
@@ -365,7 +476,7 @@ fn get_url(lookup: &Lookup, kwargs: &Kwargs) -> TeraResult<String> {
     }
     let trimmed = path.trim_start_matches('/');
     let mut url = format!("{}/{}", lookup.base_url, crate::url::encode_path(trimmed));
-    if kwargs.get::<bool>("cachebust")?.unwrap_or(false) {
+    if cachebust {
         let hash = lookup.static_hashes.get(trimmed).ok_or_else(|| {
             tera::Error::message(format!(
                 "get_url: cannot cache-bust `{path}`: no such static file"

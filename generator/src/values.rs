@@ -11,6 +11,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 use tera::Value;
 
+use crate::digest::{Digest, Digester};
 use crate::markdown::Heading;
 use crate::site::{Page, Section, Site};
 use crate::url;
@@ -28,6 +29,8 @@ pub struct TermLink {
 
 /// Every prebuilt value of a build.
 pub struct Values {
+    /// The digest of each value, in the same places.
+    pub digests: ValueDigests,
     /// `config`, shared by every template.
     pub config: Value,
     /// Each page as lists show it: everything but its content.
@@ -128,23 +131,151 @@ struct SubsectionRef<'a> {
     permalink: &'a str,
 }
 
+/// The digests of [`Values`]: equal digests mean equal values.
+#[derive(Default)]
+pub struct ValueDigests {
+    /// Of `config`.
+    pub config: Digest,
+    /// Of each summary.
+    pub summaries: Vec<Digest>,
+    /// Of each full page.
+    pub pages: Vec<Digest>,
+    /// Of each section with its page list.
+    pub sections: Vec<Digest>,
+    /// Of each section without.
+    pub section_briefs: Vec<Digest>,
+}
+
+/// Page values kept between builds of one engine, by content path.
+#[derive(Default)]
+pub struct ValueCache {
+    pages: HashMap<String, CachedPage>,
+}
+
+struct CachedPage {
+    summary_key: Digest,
+    summary: Value,
+    page_key: Digest,
+    page: Value,
+}
+
 impl Values {
     /// Builds every value of `site`. `assets` gives each bundle page's asset URLs.
     pub fn build(site: &Site, assets: &HashMap<String, Vec<String>>) -> Values {
-        let summaries: Vec<Value> = site.pages.par_iter().map(|page| summary(site, page)).collect();
-        let pages = site
+        Self::build_cached(site, assets, &mut ValueCache::default(), &Digest::default())
+    }
+
+    /// Builds every value of `site`, taking from `cache` each page value whose inputs are the
+    /// same as when it was built, and keeping the new ones there. `site_digest` stands for
+    /// everything site-wide that a page value can read: the config and the build options.
+    pub fn build_cached(
+        site: &Site,
+        assets: &HashMap<String, Vec<String>>,
+        cache: &mut ValueCache,
+        site_digest: &Digest,
+    ) -> Values {
+        let summary_keys: Vec<Digest> =
+            site.pages.par_iter().map(|page| summary_key(site, page, site_digest)).collect();
+        let no_assets = Vec::new();
+        let page_keys: Vec<Digest> = site
             .pages
             .par_iter()
             .enumerate()
-            .map(|(i, page)| full_page(site, page, &summaries, i, assets))
+            .map(|(i, page)| {
+                let own = assets.get(&page.content_path).unwrap_or(&no_assets);
+                page_key(site, page, &summary_keys, i, own)
+            })
             .collect();
-        let sections = site.sections.iter().map(|s| section(site, s, Some(&summaries))).collect();
-        let section_briefs = site.sections.iter().map(|s| section(site, s, None)).collect();
-        Values { config: config_value(site), summaries, pages, sections, section_briefs }
+        let summaries: Vec<Value> = site
+            .pages
+            .par_iter()
+            .zip(&summary_keys)
+            .map(|(page, key)| match cache.pages.get(&page.content_path) {
+                Some(cached) if cached.summary_key == *key => cached.summary.clone(),
+                _ => summary(site, page),
+            })
+            .collect();
+        let pages: Vec<Value> = site
+            .pages
+            .par_iter()
+            .enumerate()
+            .map(|(i, page)| match cache.pages.get(&page.content_path) {
+                Some(cached) if cached.page_key == page_keys[i] => cached.page.clone(),
+                _ => full_page(site, page, &summaries, i, assets),
+            })
+            .collect();
+        cache.pages = site
+            .pages
+            .iter()
+            .enumerate()
+            .map(|(i, page)| {
+                let cached = CachedPage {
+                    summary_key: summary_keys[i],
+                    summary: summaries[i].clone(),
+                    page_key: page_keys[i],
+                    page: pages[i].clone(),
+                };
+                (page.content_path.clone(), cached)
+            })
+            .collect();
+        let (sections, section_digests): (Vec<Value>, Vec<Digest>) = site
+            .sections
+            .iter()
+            .map(|s| section(site, s, Some((&summaries, &summary_keys))))
+            .unzip();
+        let (section_briefs, brief_digests): (Vec<Value>, Vec<Digest>) =
+            site.sections.iter().map(|s| section(site, s, None)).unzip();
+        let (config, config_digest) = config_value(site, site_digest);
+        Values {
+            config,
+            summaries,
+            pages,
+            sections,
+            section_briefs,
+            digests: ValueDigests {
+                config: config_digest,
+                summaries: summary_keys,
+                pages: page_keys,
+                sections: section_digests,
+                section_briefs: brief_digests,
+            },
+        }
     }
 }
 
-fn config_value(site: &Site) -> Value {
+/// The digest of what a page's summary is built from.
+fn summary_key(site: &Site, page: &Page, site_digest: &Digest) -> Digest {
+    let mut d = Digester::new("summary");
+    d.digest(site_digest).digest(&page.digest).digest(&page.md_digest);
+    d.str(&page.content_path).str(&page.path).str(&page.permalink).str(&page.slug);
+    d.u64(page.date.map_or(u64::MAX, |date| date.timestamp() as u64));
+    for &(t, k) in &page.terms {
+        let tax = &site.taxonomies[t];
+        let term = &tax.terms[k];
+        d.str(&tax.name).str(&term.name).str(&term.slug).str(&term.permalink);
+    }
+    d.finish()
+}
+
+/// The digest of what a page's full value is built from, its summary's included.
+fn page_key(site: &Site, page: &Page, summary_keys: &[Digest], i: usize, assets: &[String]) -> Digest {
+    let mut d = Digester::new("page");
+    d.digest(&summary_keys[i]);
+    for neighbour in [page.lower, page.higher] {
+        match neighbour {
+            Some(n) => d.u64(1).digest(&summary_keys[n]),
+            None => d.u64(0),
+        };
+    }
+    d.u64(assets.len() as u64);
+    for asset in assets {
+        d.str(asset);
+    }
+    d.str(&site.sections[page.section].path);
+    d.finish()
+}
+
+fn config_value(site: &Site, site_digest: &Digest) -> (Value, Digest) {
     let config = &site.config;
     let feeds = FeedsValue {
         atom: config.feeds.enabled && config.feeds.atom,
@@ -163,7 +294,7 @@ fn config_value(site: &Site) -> Value {
         })
         .collect();
     let menu = config.extra.get("menu").cloned().unwrap_or(serde_json::Value::Array(Vec::new()));
-    Value::from_serializable(&ConfigValue {
+    let value = ConfigValue {
         title: &config.title,
         description: &config.description,
         base_url: &config.base_url,
@@ -174,7 +305,9 @@ fn config_value(site: &Site) -> Value {
         taxonomies,
         feeds,
         menu,
-    })
+    };
+    let digest = Digester::new("config").digest(site_digest).json(&value).finish();
+    (Value::from_serializable(&value), digest)
 }
 
 /// The term links of a page by taxonomy, in the order the page names them.
@@ -245,7 +378,12 @@ fn merge(a: &Value, b: Value) -> Value {
     Value::from(map)
 }
 
-fn section(site: &Site, section: &Section, summaries: Option<&[Value]>) -> Value {
+/// A section's value, with its page list when `summaries` are given, and its digest.
+fn section(
+    site: &Site,
+    section: &Section,
+    summaries: Option<(&[Value], &[Digest])>,
+) -> (Value, Digest) {
     let subsections = section
         .subsections
         .iter()
@@ -258,7 +396,7 @@ fn section(site: &Site, section: &Section, summaries: Option<&[Value]>) -> Value
             }
         })
         .collect();
-    Value::from_serializable(&SectionValue {
+    let mut value = SectionValue {
         title: section.front.title.as_deref(),
         description: section.front.description.as_deref(),
         path: url::encode_path(&section.path),
@@ -266,10 +404,20 @@ fn section(site: &Site, section: &Section, summaries: Option<&[Value]>) -> Value
         content_path: &section.content_path,
         content: section.rendered.as_ref().map_or("", |r| r.html.as_str()),
         extra: &section.front.extra,
-        pages: summaries.map(|all| section.pages.iter().map(|&i| all[i].clone()).collect()),
+        pages: None,
         subsections,
         page_count: section.pages.len(),
-    })
+    };
+    let mut d = Digester::new("section");
+    d.json(&value);
+    if let Some((all, keys)) = summaries {
+        d.u64(1);
+        for &i in &section.pages {
+            d.digest(&keys[i]);
+        }
+        value.pages = Some(section.pages.iter().map(|&i| all[i].clone()).collect());
+    }
+    (Value::from_serializable(&value), d.finish())
 }
 
 #[derive(Serialize)]

@@ -1,0 +1,73 @@
+//! Digests of the inputs an output is made from, for incremental builds.
+//!
+//! A [`Digest`] names a value by its content. The engine compares the digests an output was
+//! last rendered from with the ones it would be rendered from now; only outputs whose digests
+//! differ are rendered again. Every field is written with its length first, so that two
+//! different sequences of fields never feed the hasher the same bytes.
+
+use serde::Serialize;
+
+/// A BLAKE3 hash of some inputs.
+pub type Digest = [u8; 32];
+
+/// Builds a [`Digest`] from a sequence of fields.
+#[derive(Default)]
+pub struct Digester(blake3::Hasher);
+
+impl Digester {
+    /// A digester whose fields follow `label`, so that digests of different kinds of thing
+    /// never meet.
+    pub fn new(label: &str) -> Self {
+        let mut digester = Self::default();
+        digester.str(label);
+        digester
+    }
+
+    /// Adds a string.
+    pub fn str(&mut self, text: &str) -> &mut Self {
+        self.bytes(text.as_bytes())
+    }
+
+    /// Adds bytes.
+    pub fn bytes(&mut self, bytes: &[u8]) -> &mut Self {
+        self.0.update(&(bytes.len() as u64).to_le_bytes());
+        self.0.update(bytes);
+        self
+    }
+
+    /// Adds a number.
+    pub fn u64(&mut self, n: u64) -> &mut Self {
+        self.0.update(&n.to_le_bytes());
+        self
+    }
+
+    /// Adds an optional string, telling `None` from the empty string.
+    pub fn opt_str(&mut self, text: Option<&str>) -> &mut Self {
+        match text {
+            Some(text) => self.u64(1).str(text),
+            None => self.u64(0),
+        }
+    }
+
+    /// Adds another digest.
+    pub fn digest(&mut self, digest: &Digest) -> &mut Self {
+        self.0.update(digest);
+        self
+    }
+
+    /// Adds anything serializable, through its JSON text.
+    pub fn json<T: Serialize + ?Sized>(&mut self, value: &T) -> &mut Self {
+        let text = serde_json::to_vec(value).unwrap_or_default();
+        self.bytes(&text)
+    }
+
+    /// The digest of everything added.
+    pub fn finish(&self) -> Digest {
+        *self.0.finalize().as_bytes()
+    }
+}
+
+/// The digest of one string under a label.
+pub fn of_str(label: &str, text: &str) -> Digest {
+    Digester::new(label).str(text).finish()
+}
