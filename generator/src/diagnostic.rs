@@ -41,7 +41,7 @@ impl fmt::Display for Source {
 }
 
 /// How serious a diagnostic is: errors fail the build, warnings are printed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Severity {
     /// The build cannot produce a correct site.
     Error,
@@ -50,7 +50,7 @@ pub enum Severity {
 }
 
 /// One problem found during a build.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Diagnostic {
     /// Error or warning.
     pub severity: Severity,

@@ -36,7 +36,8 @@ use crate::output::{KnownRecord, Lock, Stager};
 use crate::pipeline::{self, BuildReport, BuildRequest, MdCache, StepClock};
 use crate::render::{self, Bytes, Renderer};
 use crate::site::{self, BuildOptions, Parsed, Site, Skip};
-use crate::templates::{Call, Templates};
+use crate::snapshot::{self, InputStamp};
+use crate::templates::{Call, Function, Templates};
 use crate::values::{ValueCache, Values};
 
 /// One change to a file under the site root, as a watcher or an API call reports it. Paths
@@ -117,6 +118,8 @@ pub struct Engine {
     templates: Option<Templates>,
     memo: HashMap<String, OutputMemo>,
     known: Option<KnownRecord>,
+    /// From the last good build: the earliest date of a future page left out.
+    next_future: Option<chrono::DateTime<Utc>>,
 }
 
 /// What a set of changes means for the engine's caches.
@@ -149,6 +152,7 @@ impl Engine {
             templates: None,
             memo: HashMap::new(),
             known: None,
+            next_future: None,
         }
     }
 
@@ -186,6 +190,54 @@ impl Engine {
         let result = self.build(started);
         drop(lock);
         result
+    }
+
+    /// When the last one-shot build of this output left a snapshot that still matches every
+    /// input and output ([`crate::snapshot`]), the report of a build that would change nothing.
+    pub fn unchanged_since_last_build(&self) -> Option<BuildReport> {
+        let started = Instant::now();
+        let output = self.output.canonicalize().ok()?;
+        let _lock = Lock::acquire(&self.state_dir).ok()?;
+        let now = self.request.now.unwrap_or_else(Utc::now);
+        let snapshot =
+            snapshot::unchanged(&self.root, &self.state_dir, &output, &self.request, now)?;
+        Some(BuildReport {
+            pages: snapshot.pages,
+            sections: snapshot.sections,
+            outputs: snapshot.outputs.len(),
+            write: crate::output::WriteReport {
+                written: Vec::new(),
+                unchanged: snapshot.outputs.len(),
+                removed: Vec::new(),
+            },
+            skipped: snapshot.skipped,
+            warnings: snapshot.warnings,
+            elapsed: started.elapsed(),
+        })
+    }
+
+    /// The site root, canonical when it exists.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Saves the snapshot of a one-shot build that just succeeded with `report`, from input
+    /// stamps taken before it started at `started` (nanoseconds since the epoch).
+    pub fn save_snapshot(&self, inputs: Vec<InputStamp>, started: u64, report: &BuildReport) {
+        let (Some(known), Ok(output)) = (&self.known, self.output.canonicalize()) else { return };
+        let uses_clock = self
+            .memo
+            .values()
+            .any(|memo| memo.calls.iter().any(|call| call.function == Function::Now));
+        let summary = snapshot::Summary {
+            pages: report.pages,
+            sections: report.sections,
+            skipped: report.skipped.clone(),
+            warnings: report.warnings.clone(),
+            next_future: self.next_future,
+            uses_clock,
+        };
+        snapshot::save(&self.state_dir, &output, &self.request, inputs, started, known, summary);
     }
 
     /// Drops whatever `changes` make stale.
@@ -458,6 +510,7 @@ impl Engine {
         })?;
         self.known = Some(known);
         self.memo = new_memo;
+        self.next_future = site.next_future;
         clock.step("commit");
 
         diagnostic::sort(&mut diags);

@@ -63,7 +63,7 @@ pub struct FileStamp {
 impl FileStamp {
     /// The stamp of the regular file at `path`, or `None` if it is not one or has no usable
     /// modification time.
-    fn of(path: &Path) -> Option<FileStamp> {
+    pub fn of(path: &Path) -> Option<FileStamp> {
         let meta = fs::metadata(path).ok().filter(fs::Metadata::is_file)?;
         Some(FileStamp { len: meta.len(), modified: nanos_since_epoch(meta.modified().ok()?)? })
     }
@@ -136,6 +136,16 @@ struct StagedFile {
     rel: String,
 }
 
+/// The paths of the record and of the interrupted-commit marker of `output` in `state_dir`.
+/// `output` must be canonical.
+pub fn record_paths(state_dir: &Path, output: &Path) -> (PathBuf, PathBuf) {
+    let id = blake3::hash(output.to_string_lossy().as_bytes()).to_hex();
+    (
+        state_dir.join(format!("record-{}.json", &id[..16])),
+        state_dir.join(format!("record-{}.writing", &id[..16])),
+    )
+}
+
 /// Stages outputs for one build of one output folder.
 pub struct Stager {
     output: PathBuf,
@@ -169,9 +179,7 @@ impl Stager {
         fs::create_dir_all(state_dir)?;
         fs::create_dir_all(output)?;
         let output = output.canonicalize()?;
-        let id = blake3::hash(output.to_string_lossy().as_bytes()).to_hex();
-        let record_path = state_dir.join(format!("record-{}.json", &id[..16]));
-        let marker_path = state_dir.join(format!("record-{}.writing", &id[..16]));
+        let (record_path, marker_path) = record_paths(state_dir, &output);
         let on_disk = FileStamp::of(&record_path);
         let old: Record = match known {
             Some(known) if on_disk == Some(known.stamp) => known.record,

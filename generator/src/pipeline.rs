@@ -68,8 +68,21 @@ pub struct BuildReport {
 
 /// Builds the site of `request` into its output folder: one apply of a fresh
 /// [`Engine`](crate::Engine).
+///
+/// When the snapshot of the last one-shot build shows that no input and no output changed
+/// since, nothing is built or written ([`crate::snapshot`]).
 pub fn build(request: &BuildRequest) -> Result<BuildReport, BuildFailed> {
-    crate::Engine::new(request.clone()).apply(&[]).map(|report| report.build)
+    let mut engine = crate::Engine::new(request.clone());
+    if let Some(report) = engine.unchanged_since_last_build() {
+        return Ok(report);
+    }
+    let inputs = crate::snapshot::stamp_inputs(engine.root());
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let report = engine.apply(&[])?.build;
+    engine.save_snapshot(inputs, started, &report);
+    Ok(report)
 }
 
 /// Logs the time each step of a build took, at debug level.

@@ -426,7 +426,11 @@ impl Renderer<'_> {
             }
             Job::SectionPager(i, n) => {
                 let section = &site.sections[*i];
-                d.str("section").digest(&digests.sections[*i]).u64(*n as u64);
+                let value = match section.paginate_by {
+                    Some(_) => &digests.section_briefs[*i],
+                    None => &digests.sections[*i],
+                };
+                d.str("section").digest(value).u64(*n as u64);
                 d.str(&section.path).str(&section.front.paginate_path);
                 d.u64(section.paginate_by.unwrap_or(0) as u64);
                 self.list_digest(&mut d, pager_slice(&section.pages, section.paginate_by, *n));
@@ -525,7 +529,12 @@ impl Renderer<'_> {
         let template = section_template(self.site, i);
         let path = pager_path(&section.path, &section.front.paginate_path, n);
         let mut context = self.context(&path);
-        context.insert_value("section", self.values.sections[i].clone());
+        // A paginated list's pages are in the paginator; its section value has none.
+        let section_value = match section.paginate_by {
+            Some(_) => &self.values.section_briefs[i],
+            None => &self.values.sections[i],
+        };
+        context.insert_value("section", section_value.clone());
         let paginator = section.paginate_by.map(|by| {
             self.paginator(&section.pages, by, n, &section.path, &section.front.paginate_path)
         });

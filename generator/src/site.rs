@@ -32,7 +32,7 @@ pub struct BuildOptions {
 }
 
 /// Why a page was left out of the build.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Skip {
     /// `draft = true` and no `--drafts`.
     Draft,
@@ -191,6 +191,9 @@ pub struct Site {
     pub skipped: Vec<(Source, Skip)>,
     /// Content path (`blog/a.md`, `blog/_index.md`) to what it is.
     pub targets: HashMap<String, Target>,
+    /// The earliest date of a page left out as future-dated: the build's output stays the
+    /// same until "now" reaches it.
+    pub next_future: Option<DateTime<Utc>>,
 }
 
 /// What the model keeps of a document besides its parsed text.
@@ -331,7 +334,7 @@ impl Site {
         let mut builder = Builder::new(&mut config, options, &mut diagnostics);
         builder.add_sections(section_dirs, &parsed);
         builder.add_pages(parsed);
-        let (mut sections, pages, skipped, mut targets) = builder.finish();
+        let (mut sections, pages, skipped, mut targets, builder_next_future) = builder.finish();
         let mut pages = pages;
         list_pages(&mut sections, &mut pages);
         let taxonomies = gather_taxonomies(&mut config, &mut pages, &mut diagnostics);
@@ -344,7 +347,8 @@ impl Site {
         for content_path in broken {
             targets.entry(content_path).or_insert(Target::Broken);
         }
-        let site = Site { config, pages, sections, taxonomies, skipped, targets };
+        let next_future = builder_next_future;
+        let site = Site { config, pages, sections, taxonomies, skipped, targets, next_future };
         (site, diagnostics)
     }
 
@@ -359,6 +363,15 @@ impl Site {
     }
 }
 
+/// What the builder hands on: sections, pages, skipped pages, targets, the next future date.
+type Assembled = (
+    Vec<Section>,
+    Vec<Page>,
+    Vec<(Source, Skip)>,
+    HashMap<String, Target>,
+    Option<DateTime<Utc>>,
+);
+
 /// The state of model building, so that each step is a short method.
 struct Builder<'a> {
     config: &'a mut Config,
@@ -369,6 +382,7 @@ struct Builder<'a> {
     pages: Vec<Page>,
     skipped: Vec<(Source, Skip)>,
     targets: HashMap<String, Target>,
+    next_future: Option<DateTime<Utc>>,
 }
 
 impl<'a> Builder<'a> {
@@ -385,6 +399,7 @@ impl<'a> Builder<'a> {
             section_by_dir: HashMap::new(),
             pages: Vec::new(),
             skipped: Vec::new(),
+            next_future: None,
             targets: HashMap::new(),
         }
     }
@@ -472,6 +487,11 @@ impl<'a> Builder<'a> {
             let Some(page) = page else { continue };
             match self.skip_reason(&page) {
                 Some(skip) => {
+                    if skip == Skip::Future
+                        && let Some(date) = page.date
+                    {
+                        self.next_future = Some(self.next_future.map_or(date, |d| d.min(date)));
+                    }
                     let target = Target::Skipped(skip, page.permalink.clone());
                     self.targets.insert(page.content_path.clone(), target);
                     self.skipped.push((page.source.clone(), skip));
@@ -569,8 +589,8 @@ impl<'a> Builder<'a> {
         fallback
     }
 
-    fn finish(self) -> (Vec<Section>, Vec<Page>, Vec<(Source, Skip)>, HashMap<String, Target>) {
-        (self.sections, self.pages, self.skipped, self.targets)
+    fn finish(self) -> Assembled {
+        (self.sections, self.pages, self.skipped, self.targets, self.next_future)
     }
 }
 

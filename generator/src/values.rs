@@ -416,6 +416,8 @@ fn section(
             d.digest(&keys[i]);
         }
         value.pages = Some(section.pages.iter().map(|&i| all[i].clone()).collect());
+    } else {
+        value.pages = Some(Vec::new());
     }
     (Value::from_serializable(&value), d.finish())
 }
