@@ -26,6 +26,7 @@ pub mod render;
 pub mod serve;
 pub mod site;
 pub mod slug;
+pub mod snapshot;
 pub mod templates;
 pub mod url;
 pub mod values;

@@ -17,7 +17,11 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Kiln builds a static blog from markdown into plain HTML.
 #[derive(Parser)]
-#[command(name = "kiln", version, about = "Kiln builds a static blog from markdown into plain HTML.")]
+#[command(
+    name = "kiln",
+    version,
+    about = "Kiln builds a static blog from markdown into plain HTML."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -77,6 +81,10 @@ struct WatchArgs {
 }
 
 #[derive(clap::Args)]
+#[command(
+    mut_arg("output", |a| a.help("The output folder [default: <root>/.kiln/serve]")),
+    mut_arg("base_url", |a| a.help("The base URL to build for [default: http://<bind>:<port>]"))
+)]
 struct ServeArgs {
     #[command(flatten)]
     watch: WatchArgs,
@@ -199,11 +207,9 @@ fn start(request: BuildRequest, debounce_ms: u64) -> Option<(Engine, SiteWatcher
     let mut engine = Engine::new(request);
     match engine.apply(&[]) {
         Ok(report) => print_built("Built", &report.build),
-        Err(failed) => print_failure(
-            &failed,
-            "build failed",
-            "fix them and save: the next change rebuilds",
-        ),
+        Err(failed) => {
+            print_failure(&failed, "build failed", "fix them and save: the next change rebuilds")
+        }
     }
     Some((engine, watcher))
 }

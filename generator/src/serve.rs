@@ -115,8 +115,7 @@ impl LiveReload {
     /// A channel with no pages listening yet.
     pub fn new() -> Self {
         let (sender, _) = broadcast::channel(16);
-        let started =
-            SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+        let started = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
         let session = format!("{:x}", started.as_nanos()).into();
         Self { sender, session, builds: Arc::default() }
     }
@@ -188,7 +187,15 @@ async fn inject_script(request: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/html"));
     let full = matches!(parts.status, StatusCode::OK | StatusCode::NOT_FOUND);
-    if head || !html || !full {
+    if !html || !full {
+        return Response::from_parts(parts, body);
+    }
+    if head {
+        // The length a GET would send, script included.
+        let length = parts.headers.get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok());
+        if let Some(length) = length.map(|n: usize| n + RELOAD_SCRIPT.len()) {
+            parts.headers.insert(CONTENT_LENGTH, HeaderValue::from(length));
+        }
         return Response::from_parts(parts, body);
     }
     let bytes = match axum::body::to_bytes(body, MAX_INJECTED_BYTES).await {
@@ -205,10 +212,7 @@ async fn inject_script(request: Request, next: Next) -> Response {
 
 /// `html` with [`RELOAD_SCRIPT`] before its last `</body>`, or at the end if it has none.
 pub fn with_script(html: &[u8]) -> Vec<u8> {
-    let at = html
-        .windows(6)
-        .rposition(|w| w.eq_ignore_ascii_case(b"</body"))
-        .unwrap_or(html.len());
+    let at = html.windows(6).rposition(|w| w.eq_ignore_ascii_case(b"</body")).unwrap_or(html.len());
     let mut out = Vec::with_capacity(html.len() + RELOAD_SCRIPT.len());
     out.extend_from_slice(&html[..at]);
     out.extend_from_slice(RELOAD_SCRIPT.as_bytes());

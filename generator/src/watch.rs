@@ -19,13 +19,13 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::Duration;
 
 use notify_debouncer_full::notify::event::{AccessKind, AccessMode, MetadataKind, ModifyKind};
-use notify_debouncer_full::notify::event::{RenameMode, EventKind};
+use notify_debouncer_full::notify::event::{EventKind, RenameMode};
 use notify_debouncer_full::notify::{self, RecommendedWatcher, RecursiveMode};
 use notify_debouncer_full::{DebounceEventResult, DebouncedEvent, Debouncer, RecommendedCache};
 
 use crate::content::is_editor_artifact;
-use crate::engine::{ApplyReport, Change, Engine};
 use crate::diagnostic::BuildFailed;
+use crate::engine::{ApplyReport, Change, Engine};
 
 /// The folders under the site root whose files are sources of the build.
 pub const SOURCE_DIRS: [&str; 4] = ["content", "templates", "themes", "static"];
@@ -165,8 +165,21 @@ impl SiteWatcher {
             return changes;
         }
 
-        let touched: BTreeSet<&Path> =
-            events.iter().flat_map(|e| e.paths.iter().map(PathBuf::as_path)).collect();
+        // Paths that appeared, vanished or moved; reads and writes change no watch.
+        let touched: BTreeSet<&Path> = events
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e.kind,
+                    EventKind::Create(_)
+                        | EventKind::Remove(_)
+                        | EventKind::Modify(ModifyKind::Name(_))
+                        | EventKind::Any
+                        | EventKind::Other
+                )
+            })
+            .flat_map(|e| e.paths.iter().map(PathBuf::as_path))
+            .collect();
         for dir in SOURCE_DIRS {
             let path = self.root.join(dir);
             let exists = path.is_dir();
@@ -260,7 +273,11 @@ pub fn changes_from_events(root: &Path, output: &Path, events: &[DebouncedEvent]
             }
             _ => {
                 let Some(change) = change_kind(&event.kind) else { continue };
-                for path in paths.iter().filter_map(|p| source(p)) {
+                // A folder's metadata changes when entries come and go inside it; those
+                // entries have events of their own.
+                let metadata = matches!(event.kind, EventKind::Modify(ModifyKind::Metadata(_)));
+                let paths = paths.iter().filter(|p| !(metadata && p.is_dir()));
+                for path in paths.filter_map(|p| source(p)) {
                     changes.push(match change {
                         Kind::Created => Change::Created(path),
                         Kind::Modified => Change::Modified(path),
@@ -367,8 +384,10 @@ pub fn settle(root: &Path, changes: Vec<Change>) -> Vec<Change> {
                 }
                 Change::Removed(p) if exists(&p) => vec![Change::Modified(p)],
                 Change::Renamed { from, to } if exists(&from) || !exists(&to) => {
-                    let first = if exists(&from) { Change::Modified(from) } else { Change::Removed(from) };
-                    let second = if exists(&to) { Change::Created(to) } else { Change::Removed(to) };
+                    let first =
+                        if exists(&from) { Change::Modified(from) } else { Change::Removed(from) };
+                    let second =
+                        if exists(&to) { Change::Created(to) } else { Change::Removed(to) };
                     vec![first, second]
                 }
                 change => vec![change],
