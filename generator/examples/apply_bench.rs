@@ -16,6 +16,9 @@ use kiln::{BuildRequest, Change, Engine};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
+    if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_env("KILN_LOG") {
+        tracing_subscriber::fmt().with_env_filter(filter).without_time().init();
+    }
     let mut args = std::env::args().skip(1);
     let root = PathBuf::from(args.next().expect("usage: apply_bench SITE OUTPUT [ROUNDS]"));
     let output = PathBuf::from(args.next().expect("usage: apply_bench SITE OUTPUT [ROUNDS]"));
@@ -38,6 +41,15 @@ fn main() {
         first.build.write.written.len()
     );
 
+    // For profiling: only no-change applies, as many as asked.
+    if let Some(n) = std::env::var("APPLY_BENCH_IDLE").ok().and_then(|n| n.parse::<usize>().ok()) {
+        let started = Instant::now();
+        for _ in 0..n {
+            engine.apply(&[]).unwrap_or_else(|err| panic!("apply failed:\n{err}"));
+        }
+        println!("{n} no-change applies: {:.1} ms each", started.elapsed().as_secs_f64() * 1e3 / n as f64);
+        return;
+    }
     let blog = root.join("content/blog");
     let count = std::fs::read_dir(&blog).expect("content/blog exists").count() - 1;
     let middle = blog.join(format!("post-{:05}.md", count / 2));

@@ -422,7 +422,7 @@ impl Renderer<'_> {
         match &planned.job {
             Job::Page(i) => {
                 d.str("page").digest(&digests.pages[*i]);
-                d.digest(&digests.section_briefs[site.pages[*i].section]);
+                d.digest(&digests.section_heads[site.pages[*i].section]);
             }
             Job::SectionPager(i, n) => {
                 let section = &site.sections[*i];
@@ -520,7 +520,7 @@ impl Renderer<'_> {
         let template = page_template(self.site, i);
         let mut context = self.context(&page.path);
         context.insert_value("page", self.values.pages[i].clone());
-        context.insert_value("section", self.values.section_briefs[page.section].clone());
+        context.insert_value("section", self.values.section_heads[page.section].clone());
         self.tera(template, context, &page.source)
     }
 

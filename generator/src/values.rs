@@ -39,8 +39,10 @@ pub struct Values {
     pub pages: Vec<Value>,
     /// Each section with its full page list.
     pub sections: Vec<Value>,
-    /// Each section as its pages see it: no page list.
+    /// Each section as a paginated list of it sees it: an empty page list.
     pub section_briefs: Vec<Value>,
+    /// Each section as its pages see it: no page list and no page count.
+    pub section_heads: Vec<Value>,
 }
 
 /// RFC 3339 in UTC, the one form dates take in templates.
@@ -119,9 +121,23 @@ struct SectionValue<'a> {
     content_path: &'a str,
     content: &'a str,
     extra: &'a serde_json::Map<String, serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pages: Option<Vec<Value>>,
     subsections: Vec<SubsectionRef<'a>>,
-    page_count: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    page_count: Option<usize>,
+}
+
+/// How much of a section a value shows.
+#[derive(Clone, Copy)]
+enum SectionView<'a> {
+    /// Everything, with the summaries of its pages.
+    Full(&'a [Value], &'a [Digest]),
+    /// An empty page list and the page count: a paginated list's `section`.
+    Paged,
+    /// Neither page list nor count: a page's `section`, which then does not change whenever
+    /// a page is added to the section or removed from it.
+    Head,
 }
 
 #[derive(Serialize)]
@@ -142,8 +158,10 @@ pub struct ValueDigests {
     pub pages: Vec<Digest>,
     /// Of each section with its page list.
     pub sections: Vec<Digest>,
-    /// Of each section without.
+    /// Of each section with an empty page list.
     pub section_briefs: Vec<Digest>,
+    /// Of each section without page list or count.
+    pub section_heads: Vec<Digest>,
 }
 
 /// Page values kept between builds of one engine, by content path.
@@ -221,10 +239,12 @@ impl Values {
         let (sections, section_digests): (Vec<Value>, Vec<Digest>) = site
             .sections
             .iter()
-            .map(|s| section(site, s, Some((&summaries, &summary_keys))))
+            .map(|s| section(site, s, SectionView::Full(&summaries, &summary_keys)))
             .unzip();
         let (section_briefs, brief_digests): (Vec<Value>, Vec<Digest>) =
-            site.sections.iter().map(|s| section(site, s, None)).unzip();
+            site.sections.iter().map(|s| section(site, s, SectionView::Paged)).unzip();
+        let (section_heads, head_digests): (Vec<Value>, Vec<Digest>) =
+            site.sections.iter().map(|s| section(site, s, SectionView::Head)).unzip();
         let (config, config_digest) = config_value(site, site_digest);
         Values {
             config,
@@ -232,12 +252,14 @@ impl Values {
             pages,
             sections,
             section_briefs,
+            section_heads,
             digests: ValueDigests {
                 config: config_digest,
                 summaries: summary_keys,
                 pages: page_keys,
                 sections: section_digests,
                 section_briefs: brief_digests,
+                section_heads: head_digests,
             },
         }
     }
@@ -378,12 +400,8 @@ fn merge(a: &Value, b: Value) -> Value {
     Value::from(map)
 }
 
-/// A section's value, with its page list when `summaries` are given, and its digest.
-fn section(
-    site: &Site,
-    section: &Section,
-    summaries: Option<(&[Value], &[Digest])>,
-) -> (Value, Digest) {
+/// A section's value as `view` shows it, and its digest.
+fn section(site: &Site, section: &Section, view: SectionView) -> (Value, Digest) {
     let subsections = section
         .subsections
         .iter()
@@ -406,18 +424,26 @@ fn section(
         extra: &section.front.extra,
         pages: None,
         subsections,
-        page_count: section.pages.len(),
+        page_count: None,
     };
     let mut d = Digester::new("section");
-    d.json(&value);
-    if let Some((all, keys)) = summaries {
-        d.u64(1);
-        for &i in &section.pages {
-            d.digest(&keys[i]);
+    match view {
+        SectionView::Full(all, keys) => {
+            value.page_count = Some(section.pages.len());
+            d.str("full").json(&value);
+            for &i in &section.pages {
+                d.digest(&keys[i]);
+            }
+            value.pages = Some(section.pages.iter().map(|&i| all[i].clone()).collect());
         }
-        value.pages = Some(section.pages.iter().map(|&i| all[i].clone()).collect());
-    } else {
-        value.pages = Some(Vec::new());
+        SectionView::Paged => {
+            value.page_count = Some(section.pages.len());
+            value.pages = Some(Vec::new());
+            d.str("paged").json(&value);
+        }
+        SectionView::Head => {
+            d.str("head").json(&value);
+        }
     }
     (Value::from_serializable(&value), d.finish())
 }
