@@ -448,18 +448,18 @@ impl Engine {
                     format!("cannot open output {}: {err}", self.output.display()),
                 )])
             })?;
-        let memo = &self.memo;
+        let old_memo = std::mem::take(&mut self.memo);
         let outcomes: Vec<Outcome> = plan
             .par_iter()
             .map(|planned| {
                 let fingerprint = renderer.fingerprint(planned);
                 if let Some(fingerprint) = fingerprint
-                    && let Some(known) = memo.get(&planned.path)
+                    && let Some(known) = old_memo.get(&planned.path)
                     && known.fingerprint == fingerprint
                     && lookup.replays(&known.calls)
-                    && stager.keep(&planned.path, &known.hash)
+                    && stager.can_keep(&planned.path, &known.hash)
                 {
-                    return Outcome::Kept(known.clone());
+                    return Outcome::Kept;
                 }
                 let (bytes, calls) = renderer.render_traced(planned);
                 let staged = bytes.and_then(|bytes| match bytes {
@@ -483,14 +483,20 @@ impl Engine {
             })
             .collect();
         clock.step("render and stage");
+        let mut stager = stager;
+        let mut old_memo = old_memo;
         let mut errors = Vec::new();
         let mut new_memo = HashMap::with_capacity(plan.len());
+        let mut kept = Vec::new();
         let mut rendered = 0;
         for (planned, outcome) in plan.iter().zip(outcomes) {
             match outcome {
                 Outcome::Failed(err) => errors.push(err),
-                Outcome::Kept(known) => {
-                    new_memo.insert(planned.path.clone(), known);
+                Outcome::Kept => {
+                    kept.push(planned.path.as_str());
+                    if let Some((path, known)) = old_memo.remove_entry(&planned.path) {
+                        new_memo.insert(path, known);
+                    }
                 }
                 Outcome::Rendered(known) => {
                     rendered += 1;
@@ -502,9 +508,14 @@ impl Engine {
         }
         if !errors.is_empty() {
             stager.abort();
+            // Nothing was written. The memos of outputs rendered in vain are harmless: their
+            // hashes are not in the record, so those outputs cannot be kept on their strength.
+            old_memo.extend(new_memo);
+            self.memo = old_memo;
             diags.extend(errors);
             return Err(fail(diags));
         }
+        stager.keep_all(kept);
         let (write, known) = stager.commit_known().map_err(|err| {
             fail(vec![Diagnostic::error(None, None, format!("cannot write the output folder: {err}"))])
         })?;
@@ -530,7 +541,7 @@ impl Engine {
 /// What became of one planned output.
 enum Outcome {
     /// The file in the output folder is still right.
-    Kept(OutputMemo),
+    Kept,
     /// Rendered and staged; with how it was made when it has a fingerprint.
     Rendered(Option<OutputMemo>),
     Failed(Diagnostic),

@@ -75,10 +75,18 @@ fn nanos_since_epoch(time: SystemTime) -> Option<u64> {
 }
 
 /// The record of one output folder: every file the last good build wrote there.
+///
+/// It is saved whole now and then; in between, each commit appends only what it changed to a
+/// journal beside it, so that a rebuild that writes a few files does not rewrite a record of
+/// tens of thousands. Journal lines carry the generation of the record they follow, so lines
+/// left from before the last whole save are ignored.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
     /// The output folder the record is for.
     pub output: String,
+    /// Counts the whole saves of the record.
+    #[serde(default)]
+    pub generation: u64,
     /// Output path (relative, forward slashes) to what was written.
     pub files: BTreeMap<String, FileRecord>,
 }
@@ -90,6 +98,41 @@ pub struct KnownRecord {
     pub record: Record,
     /// The stamp of the record file just after it was saved.
     pub stamp: FileStamp,
+    /// The stamp of the journal after the last append, if there is one.
+    pub journal: Option<FileStamp>,
+    /// Lines in the journal.
+    pub journal_len: usize,
+}
+
+/// One line of the journal: an output written (with its record) or removed.
+#[derive(Serialize, Deserialize)]
+struct JournalLine {
+    generation: u64,
+    path: String,
+    file: Option<FileRecord>,
+}
+
+/// Reads the journal at `path` onto `record`; returns how many lines it holds. A line that
+/// does not parse (the end of an append cut short) ends the reading.
+fn replay_journal(path: &Path, record: &mut Record) -> usize {
+    let Ok(text) = fs::read_to_string(path) else { return 0 };
+    let mut count = 0;
+    for line in text.lines() {
+        let Ok(entry) = serde_json::from_str::<JournalLine>(line) else { break };
+        count += 1;
+        if entry.generation != record.generation {
+            continue;
+        }
+        match entry.file {
+            Some(file) => {
+                record.files.insert(entry.path, file);
+            }
+            None => {
+                record.files.remove(&entry.path);
+            }
+        }
+    }
+    count
 }
 
 /// What a commit did.
@@ -146,6 +189,10 @@ pub fn record_paths(state_dir: &Path, output: &Path) -> (PathBuf, PathBuf) {
     )
 }
 
+fn journal_path(record_path: &Path) -> PathBuf {
+    record_path.with_extension("journal")
+}
+
 /// Stages outputs for one build of one output folder.
 pub struct Stager {
     output: PathBuf,
@@ -153,6 +200,10 @@ pub struct Stager {
     marker_path: PathBuf,
     old: Record,
     trust_old: bool,
+    /// Lines in the journal of `old`.
+    journal_len: usize,
+    /// Outputs staged by this build (written or verified), as opposed to kept.
+    touched: Mutex<Vec<String>>,
     /// When the old record was saved, as the file system's clock said (see the module doc).
     old_saved: Option<u64>,
     staged: Mutex<Vec<StagedFile>>,
@@ -181,17 +232,22 @@ impl Stager {
         let output = output.canonicalize()?;
         let (record_path, marker_path) = record_paths(state_dir, &output);
         let on_disk = FileStamp::of(&record_path);
-        let old: Record = match known {
-            Some(known) if on_disk == Some(known.stamp) => known.record,
-            _ => fs::read(&record_path)
-                .ok()
-                .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-                .unwrap_or_default(),
+        let journal_on_disk = FileStamp::of(&journal_path(&record_path));
+        let (old, journal_len) = match known {
+            Some(known) if on_disk == Some(known.stamp) && journal_on_disk == known.journal => {
+                (known.record, known.journal_len)
+            }
+            _ => {
+                let mut record: Record = fs::read(&record_path)
+                    .ok()
+                    .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+                    .unwrap_or_default();
+                let journal_len = replay_journal(&journal_path(&record_path), &mut record);
+                (record, journal_len)
+            }
         };
-        let old_saved = fs::metadata(&record_path)
-            .and_then(|meta| meta.modified())
-            .ok()
-            .and_then(nanos_since_epoch);
+        // The record was last saved when its file or its journal was last written.
+        let old_saved = on_disk.map(|s| s.modified).max(journal_on_disk.map(|s| s.modified));
         let interrupted = marker_path.exists();
         if interrupted {
             tracing::warn!("the last build was interrupted while writing; repairing the output");
@@ -199,6 +255,8 @@ impl Stager {
         }
         Ok(Stager {
             trust_old: !interrupted && old.output == output.to_string_lossy(),
+            journal_len,
+            touched: Mutex::default(),
             output,
             record_path,
             marker_path,
@@ -222,18 +280,23 @@ impl Stager {
         self.trust_old
     }
 
-    /// Keeps the output `rel` as the last good build wrote it, without rendering or reading
-    /// it: for an output the caller knows would come out the same. Returns `false` when the
-    /// record does not hold it, and the output must be staged instead.
-    /// The output must still have the bytes hashing to `hash` in the record.
-    pub fn keep(&self, rel: &str, hash: &str) -> bool {
-        let Some(record) = self.old.files.get(rel).filter(|f| self.trust_old && f.hash == hash)
-        else {
-            return false;
-        };
-        lock(&self.new).insert(rel.to_string(), record.clone());
-        *lock(&self.unchanged) += 1;
-        true
+    /// Whether the output `rel` can be kept as the last good build wrote it, without
+    /// rendering or reading it: the record holds it with the bytes hashing to `hash`. The
+    /// caller then hands it to [`Stager::keep_all`]; any other output must be staged.
+    pub fn can_keep(&self, rel: &str, hash: &str) -> bool {
+        self.trust_old && self.old.files.get(rel).is_some_and(|f| f.hash == hash)
+    }
+
+    /// Keeps each output of `rels` (each one [`Stager::can_keep`] allowed) as it is.
+    pub fn keep_all<'a>(&mut self, rels: impl IntoIterator<Item = &'a str>) {
+        let new = self.new.get_mut().unwrap_or_else(|e| e.into_inner());
+        let unchanged = self.unchanged.get_mut().unwrap_or_else(|e| e.into_inner());
+        for rel in rels {
+            if let Some((path, record)) = self.old.files.remove_entry(rel) {
+                new.insert(path, record);
+                *unchanged += 1;
+            }
+        }
     }
 
     /// Stages `bytes` for the output path `rel`. Unchanged bytes stage nothing.
@@ -256,6 +319,7 @@ impl Stager {
             }
         }
         lock(&self.new).insert(rel.to_string(), FileRecord { hash, sources, stamp });
+        lock(&self.touched).push(rel.to_string());
         Ok(())
     }
 
@@ -371,17 +435,48 @@ impl Stager {
         written.sort();
 
         let removed = remove_stale(&self.output, &self.old, &new)?;
-        let record = Record { output: self.output.to_string_lossy().into_owned(), files: new };
-        let json = serde_json::to_vec(&record).map_err(io::Error::other)?;
-        let temp = self.record_path.with_extension(format!("json{TEMP_SUFFIX}"));
-        write_synced(&temp, &json)?;
-        fs::rename(&temp, &self.record_path)?;
+        let touched = self.touched.into_inner().unwrap_or_else(|e| e.into_inner());
+        let journal = journal_path(&self.record_path);
+        let changes = touched.len() + removed.len();
+        let room = (new.len() / 8).max(1024);
+        let on_record = self.trust_old && FileStamp::of(&self.record_path).is_some();
+        let mut record = Record {
+            output: self.output.to_string_lossy().into_owned(),
+            generation: self.old.generation,
+            files: new,
+        };
+        let journal_len = if on_record && self.journal_len + changes <= room {
+            let mut lines = Vec::new();
+            let entries = touched.iter().map(|rel| (rel, record.files.get(rel).cloned()));
+            for (path, file) in entries.chain(removed.iter().map(|rel| (rel, None))) {
+                let line = JournalLine { generation: record.generation, path: path.clone(), file };
+                serde_json::to_writer(&mut lines, &line).map_err(io::Error::other)?;
+                lines.push(b'\n');
+            }
+            let mut file = File::options().create(true).append(true).open(&journal)?;
+            file.write_all(&lines)?;
+            file.sync_all()?;
+            self.journal_len + changes
+        } else {
+            record.generation += 1;
+            let json = serde_json::to_vec(&record).map_err(io::Error::other)?;
+            let temp = self.record_path.with_extension(format!("json{TEMP_SUFFIX}"));
+            write_synced(&temp, &json)?;
+            fs::rename(&temp, &self.record_path)?;
+            match fs::remove_file(&journal) {
+                Err(err) if err.kind() != io::ErrorKind::NotFound => return Err(err),
+                _ => {}
+            }
+            0
+        };
         fs::remove_file(&self.marker_path)?;
         let unchanged = self.unchanged.into_inner().unwrap_or_else(|e| e.into_inner());
         let stamp = FileStamp::of(&self.record_path).ok_or_else(|| {
             io::Error::other(format!("{} vanished", self.record_path.display()))
         })?;
-        Ok((WriteReport { written, unchanged, removed }, KnownRecord { record, stamp }))
+        let known =
+            KnownRecord { record, stamp, journal: FileStamp::of(&journal), journal_len };
+        Ok((WriteReport { written, unchanged, removed }, known))
     }
 
     /// Undoes everything staged: the output folder is left as it was.

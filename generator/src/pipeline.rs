@@ -103,15 +103,29 @@ impl StepClock {
 /// Resolves `@/` links against the model.
 struct Links<'a>(&'a Site);
 
+fn link_status(skip: Option<Skip>) -> TargetStatus {
+    match skip {
+        None => TargetStatus::Published,
+        Some(Skip::Draft) => TargetStatus::Draft,
+        Some(Skip::Future) => TargetStatus::Future,
+    }
+}
+
+impl Links<'_> {
+    /// Whether `content_path` still resolves to `then`, without copying anything.
+    fn still(&self, content_path: &str, then: Option<&LinkTarget>) -> bool {
+        match (self.0.resolve_ref(content_path), then) {
+            (None, None) => true,
+            (Some((url, skip)), Some(then)) => url == then.url && link_status(skip) == then.status,
+            _ => false,
+        }
+    }
+}
+
 impl LinkResolver for Links<'_> {
     fn resolve(&self, content_path: &str) -> Option<LinkTarget> {
         let (url, skip) = self.0.resolve(content_path)?;
-        let status = match skip {
-            None => TargetStatus::Published,
-            Some(Skip::Draft) => TargetStatus::Draft,
-            Some(Skip::Future) => TargetStatus::Future,
-        };
-        Some(LinkTarget { url, status })
+        Some(LinkTarget { url, status: link_status(skip) })
     }
 }
 
@@ -207,7 +221,7 @@ pub(crate) fn render_markdown(
     let links = Links(site);
     let cached = |content_path: &str, key: &Digest| -> Option<&MdEntry> {
         let entry = cache.get(content_path).filter(|e| e.key == *key)?;
-        entry.links.iter().all(|(path, then)| links.resolve(path) == *then).then_some(entry)
+        entry.links.iter().all(|(path, then)| links.still(path, then.as_ref())).then_some(entry)
     };
     let render_one = |body: &str,
                       body_line: usize,

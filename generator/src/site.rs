@@ -352,6 +352,16 @@ impl Site {
         (site, diagnostics)
     }
 
+    /// Like [`Site::resolve`], without copying the permalink.
+    pub fn resolve_ref(&self, content_path: &str) -> Option<(&str, Option<Skip>)> {
+        match self.targets.get(content_path.trim_start_matches('/'))? {
+            Target::Page(i) => Some((&self.pages[*i].permalink, None)),
+            Target::Section(i) => Some((&self.sections[*i].permalink, None)),
+            Target::Skipped(skip, permalink) => Some((permalink, Some(*skip))),
+            Target::Broken => Some(("", None)),
+        }
+    }
+
     /// The permalink and publication state of a content path, for internal links.
     pub fn resolve(&self, content_path: &str) -> Option<(String, Option<Skip>)> {
         match self.targets.get(content_path.trim_start_matches('/'))? {

@@ -45,6 +45,7 @@ pub struct Snapshot {
     request: String,
     inputs: Vec<InputStamp>,
     record: FileStamp,
+    journal: Option<FileStamp>,
     /// Every output with its stamp.
     pub outputs: Vec<(String, FileStamp)>,
     next_future: Option<DateTime<Utc>>,
@@ -140,13 +141,15 @@ pub fn unchanged(
         && snapshot.request == request_key(request, output)
         && !marker.exists()
         && FileStamp::of(&record) == Some(snapshot.record)
+        && FileStamp::of(&record.with_extension("journal")) == snapshot.journal
         && snapshot.next_future.is_none_or(|date| now < date)
         && (!snapshot.uses_clock || (request.now.is_some() && snapshot.now == request.now));
     if !fresh {
         return None;
     }
+    let saved = snapshot.journal.map_or(snapshot.record.modified, |j| j.modified.max(snapshot.record.modified));
     let outputs_same = snapshot.outputs.iter().all(|(rel, stamp)| {
-        stamp.modified < snapshot.record.modified
+        stamp.modified < saved
             && FileStamp::of(&output.join(rel)) == Some(*stamp)
     });
     (outputs_same && stamp_inputs(root) == snapshot.inputs).then_some(snapshot)
@@ -181,6 +184,7 @@ pub fn save(
         request: request_key(request, output),
         inputs,
         record: known.stamp,
+        journal: known.journal,
         outputs,
         next_future: summary.next_future,
         uses_clock: summary.uses_clock,
