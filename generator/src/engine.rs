@@ -534,6 +534,10 @@ impl Engine {
             warnings: diags,
             elapsed: started.elapsed(),
         };
+        // Freeing the model, its values and the plan takes a while on a large site; nothing
+        // the caller does waits for it. The caches hold what the next apply needs.
+        drop(renderer);
+        std::thread::spawn(move || drop((site, values, plan)));
         Ok(ApplyReport { rendered, elapsed: build.elapsed, build })
     }
 }

@@ -472,13 +472,55 @@ impl Renderer<'_> {
                 d.str("copy").str(&from.to_string_lossy()).u64(meta.len());
                 d.u64(modified.as_nanos() as u64);
             }
-            Job::Robots
-            | Job::Redirect(_)
-            | Job::Sitemap
-            | Job::SearchIndex
-            | Job::Embedded(_) => return None,
+            Job::Sitemap => self.sitemap_digest(&mut d),
+            Job::SearchIndex => {
+                d.str("search");
+                for p in self.search_pages() {
+                    d.opt_str(p.front.title.as_deref()).str(&p.permalink);
+                    d.opt_str(p.front.description.as_deref());
+                    d.u64(p.date.map_or(u64::MAX, |date| date.timestamp() as u64));
+                }
+            }
+            Job::Robots | Job::Redirect(_) | Job::Embedded(_) => return None,
         }
         Some(d.finish())
+    }
+
+    /// Digests what [`Renderer::sitemap`] reads, in the same order, without building it.
+    fn sitemap_digest(&self, d: &mut Digester) {
+        let site = self.site;
+        let stamp = |date: Option<chrono::DateTime<chrono::Utc>>| {
+            date.map_or(u64::MAX, |date| date.timestamp_nanos_opt().unwrap_or(0) as u64)
+        };
+        d.str("sitemap");
+        for p in site.pages.iter().filter(|p| p.front.render) {
+            d.str(&p.permalink).u64(stamp(p.front.updated.or(p.date)));
+        }
+        for section in
+            site.sections.iter().filter(|s| s.front.render && s.front.redirect_to.is_none())
+        {
+            let newest = section
+                .pages
+                .iter()
+                .filter_map(|&p| site.pages[p].front.updated.or(site.pages[p].date))
+                .max();
+            d.str(&section.path).str(&section.front.paginate_path).u64(stamp(newest));
+            d.u64(pager_count(section.pages.len(), section.paginate_by) as u64);
+        }
+        for tax in site.taxonomies.iter().filter(|t| t.render) {
+            d.str(&tax.permalink).u64(tax.paginate_by.unwrap_or(0) as u64);
+            for term in &tax.terms {
+                d.str(&term.path).u64(term.pages.len() as u64);
+            }
+        }
+    }
+
+    /// The pages the search index lists.
+    fn search_pages(&self) -> impl Iterator<Item = &crate::site::Page> {
+        self.site.pages.iter().filter(|p| {
+            let section = &self.site.sections[p.section];
+            p.front.in_search_index && p.front.render && section.front.in_search_index
+        })
     }
 
     fn list_digest(&self, d: &mut Digester, pages: &[usize]) {
@@ -696,13 +738,7 @@ impl Renderer<'_> {
 
     fn search_index(&self) -> String {
         let entries: Vec<SearchEntry> = self
-            .site
-            .pages
-            .iter()
-            .filter(|p| {
-                let section = &self.site.sections[p.section];
-                p.front.in_search_index && p.front.render && section.front.in_search_index
-            })
+            .search_pages()
             .map(|p| SearchEntry {
                 title: p.front.title.as_deref(),
                 url: &p.permalink,
