@@ -216,7 +216,7 @@ pub fn build(request: &BuildRequest) -> Result<BuildReport, BuildFailed> {
 
     clock.step("commit");
     diagnostic::sort(&mut diags);
-    Ok(BuildReport {
+    let report = BuildReport {
         pages: site.pages.len(),
         sections: site.sections.len(),
         outputs: plan.len(),
@@ -224,7 +224,11 @@ pub fn build(request: &BuildRequest) -> Result<BuildReport, BuildFailed> {
         skipped: site.skipped.clone(),
         warnings: diags,
         elapsed: started.elapsed(),
-    })
+    };
+    // Freeing the model, its values and the templates takes a tenth of a second on one core
+    // for a site of 10,000 pages; nothing the caller does waits for it.
+    std::thread::spawn(move || drop((site, values, templates, plan)));
+    Ok(report)
 }
 
 /// Drops each page's summary once the template values hold it: the values are the one copy
