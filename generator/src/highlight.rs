@@ -36,6 +36,15 @@ const PLAIN_LANGUAGES: [&str; 3] = ["plain", "text", "txt"];
 static REGISTRY: LazyLock<Result<Registry, String>> =
     LazyLock::new(|| Registry::builtin().map_err(|error| error.to_string()));
 
+/// Starts loading the grammar registry on a thread of its own and returns at once.
+///
+/// The first [`Highlighter`] waits for that load instead of doing it, so a caller that starts
+/// it before reading the site has it ready by the time markdown is rendered: on a large site
+/// the load overlaps the reading of the content, much of which is one thread walking folders.
+pub fn preload() {
+    std::thread::spawn(|| LazyLock::force(&REGISTRY));
+}
+
 /// Why a [`Highlighter`] could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum HighlightError {

@@ -106,7 +106,10 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
 
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    // Most sites highlight code; loading the grammars takes a core for tens of milliseconds.
+    kiln::highlight::preload();
+    match cli.command {
         Command::Build(args) => run_build(args),
         Command::Watch(args) => run_watch(args),
         Command::Serve(args) => run_serve(args),

@@ -22,7 +22,7 @@
 //! recorded hash, so every output is compared and rewritten as needed: the next run always
 //! repairs the folder.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -177,6 +177,9 @@ struct StagedFile {
     temp: PathBuf,
     target: PathBuf,
     rel: String,
+    /// The temporary file's stamp, read from the open file after writing; a rename keeps the
+    /// length and modification time, so it is the stamp of the file in place too.
+    stamp: Option<FileStamp>,
 }
 
 /// The paths of the record and of the interrupted-commit marker of `output` in `state_dir`.
@@ -206,8 +209,13 @@ pub struct Stager {
     touched: Mutex<Vec<String>>,
     /// When the old record was saved, as the file system's clock said (see the module doc).
     old_saved: Option<u64>,
+    /// Whether the output folder did not exist before this build: then no output exists yet,
+    /// and none is looked for.
+    fresh: bool,
     staged: Mutex<Vec<StagedFile>>,
     created_dirs: Mutex<Vec<PathBuf>>,
+    /// Folders known to exist, so that each is looked at or made once per build.
+    known_dirs: Mutex<HashSet<PathBuf>>,
     new: Mutex<BTreeMap<String, FileRecord>>,
     unchanged: Mutex<usize>,
 }
@@ -228,6 +236,7 @@ impl Stager {
         known: Option<KnownRecord>,
     ) -> io::Result<Stager> {
         fs::create_dir_all(state_dir)?;
+        let fresh = !output.exists();
         fs::create_dir_all(output)?;
         let output = output.canonicalize()?;
         let (record_path, marker_path) = record_paths(state_dir, &output);
@@ -257,11 +266,13 @@ impl Stager {
             trust_old: !interrupted && old.output == output.to_string_lossy(),
             journal_len,
             touched: Mutex::default(),
+            known_dirs: Mutex::new(HashSet::from([output.clone()])),
             output,
             record_path,
             marker_path,
             old,
             old_saved,
+            fresh,
             staged: Mutex::default(),
             created_dirs: Mutex::default(),
             new: Mutex::default(),
@@ -311,11 +322,11 @@ impl Stager {
                 *lock(&self.unchanged) += 1;
             }
             None => {
-                let temp = self.write_temp(&target, bytes).map_err(|err| {
+                let (temp, stamp) = self.write_temp(&target, bytes).map_err(|err| {
                     let message = format!("cannot write output `{rel}`: {err}");
                     Diagnostic::error(sources.first().cloned(), None, message)
                 })?;
-                lock(&self.staged).push(StagedFile { temp, target, rel: rel.to_string() });
+                lock(&self.staged).push(StagedFile { temp, target, rel: rel.to_string(), stamp });
             }
         }
         lock(&self.new).insert(rel.to_string(), FileRecord { hash, sources, stamp });
@@ -347,12 +358,16 @@ impl Stager {
     /// A file that the record says has these bytes, and whose stamp is still the recorded one,
     /// is not read: that is what keeps a build that changes nothing from reading every output.
     fn unchanged_stamp(&self, rel: &str, hash: &str, target: &Path) -> Option<Option<FileStamp>> {
+        if self.fresh {
+            return None;
+        }
         let recorded = self.old.files.get(rel).filter(|f| self.trust_old && f.hash == hash);
         if self.trust_old && recorded.is_none() {
             // The bytes differ from the last build's, so the file is rewritten unread.
             return None;
         }
-        let stamp = FileStamp::of(target);
+        // Without a stamp there is no regular file to compare with.
+        let stamp = Some(FileStamp::of(target)?);
         let trusted = recorded.and_then(|f| f.stamp).filter(|old| !self.is_racy(old));
         if trusted.is_some() && trusted == stamp {
             return Some(stamp);
@@ -367,41 +382,52 @@ impl Stager {
         self.old_saved.is_none_or(|saved| stamp.modified >= saved)
     }
 
-    fn write_temp(&self, target: &Path, bytes: &[u8]) -> io::Result<PathBuf> {
+    /// Writes `bytes` beside `target` under the temporary name; returns that name and the
+    /// written file's stamp.
+    fn write_temp(&self, target: &Path, bytes: &[u8]) -> io::Result<(PathBuf, Option<FileStamp>)> {
         let parent = target.parent().unwrap_or(&self.output);
         self.create_dirs(parent)?;
         let name = target.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
         let temp = parent.join(format!(".{name}{TEMP_SUFFIX}"));
         let mut file = File::create(&temp)?;
-        let written = file.write_all(bytes);
-        if let Err(err) = written {
-            drop(file);
-            let _ = fs::remove_file(&temp);
-            return Err(err);
+        let written = file.write_all(bytes).and_then(|()| file.metadata());
+        match written {
+            Ok(meta) => {
+                let modified = meta.modified().ok().and_then(nanos_since_epoch);
+                Ok((temp, modified.map(|modified| FileStamp { len: meta.len(), modified })))
+            }
+            Err(err) => {
+                drop(file);
+                let _ = fs::remove_file(&temp);
+                Err(err)
+            }
         }
-        Ok(temp)
     }
 
     /// Creates `dir` and any missing parents, remembering which ones it made so that a failed
-    /// build can remove them again.
+    /// build can remove them again. A folder is made or found once per build: most outputs
+    /// have a folder of their own, which the first attempt to make it creates.
     fn create_dirs(&self, dir: &Path) -> io::Result<()> {
-        if dir.is_dir() {
+        if lock(&self.known_dirs).contains(dir) || !dir.starts_with(&self.output) {
             return Ok(());
         }
-        let mut missing = Vec::new();
-        let mut current = dir;
-        while !current.exists() && current.starts_with(&self.output) {
-            missing.push(current.to_path_buf());
-            let Some(parent) = current.parent() else { break };
-            current = parent;
-        }
-        for path in missing.iter().rev() {
-            match fs::create_dir(path) {
-                Ok(()) => lock(&self.created_dirs).push(path.clone()),
-                Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {}
-                Err(err) => return Err(err),
+        match fs::create_dir(dir) {
+            Ok(()) => lock(&self.created_dirs).push(dir.to_path_buf()),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {
+                let Some(parent) = dir.parent() else { return Err(err) };
+                self.create_dirs(parent)?;
+                match fs::create_dir(dir) {
+                    Ok(()) => lock(&self.created_dirs).push(dir.to_path_buf()),
+                    Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {}
+                    Err(err) => return Err(err),
+                }
             }
+            // Made by another thread, or by an earlier build; a file in its place fails the
+            // write that follows.
+            Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(err) => return Err(err),
         }
+        lock(&self.known_dirs).insert(dir.to_path_buf());
         Ok(())
     }
 
@@ -422,7 +448,7 @@ impl Stager {
             .par_iter()
             .map(|file| {
                 fs::rename(&file.temp, &file.target)?;
-                Ok((file.rel.as_str(), FileStamp::of(&file.target)))
+                Ok((file.rel.as_str(), file.stamp))
             })
             .collect::<io::Result<Vec<_>>>()?;
         let mut written = Vec::with_capacity(stamps.len());

@@ -491,21 +491,45 @@ fn get_url(lookup: &Lookup, path: &str, cachebust: bool) -> TeraResult<String> {
 /// Formats a date (RFC 3339 text, a `YYYY-MM-DD` date, or Unix seconds) with a strftime
 /// pattern, in the site timezone unless `timezone` says otherwise.
 fn date_filter(value: &Value, kwargs: &Kwargs, site_tz: Tz) -> TeraResult<String> {
-    let format: String = kwargs.get("format")?.unwrap_or_else(|| "%Y-%m-%d".to_string());
-    let tz = match kwargs.get::<String>("timezone")? {
+    let format: &str = kwargs.get("format")?.unwrap_or("%Y-%m-%d");
+    let tz = match kwargs.get::<&str>("timezone")? {
         Some(name) => name
             .parse::<Tz>()
             .map_err(|_| tera::Error::message(format!("date: unknown timezone `{name}`")))?,
         None => site_tz,
     };
-    let instant = date_value(value, tz)?;
-    let items: Vec<_> = chrono::format::StrftimeItems::new(&format).collect();
+    let local = date_value(value, tz)?.with_timezone(&tz);
+    if let Some(text) = common_date_format(format, &local) {
+        return Ok(text);
+    }
+    let items: Vec<_> = chrono::format::StrftimeItems::new(format).collect();
     if items.iter().any(|item| matches!(item, chrono::format::Item::Error)) {
         return Err(tera::Error::message(format!(
             "date: `{format}` is not a valid strftime format"
         )));
     }
-    Ok(instant.with_timezone(&tz).format_with_items(items.into_iter()).to_string())
+    Ok(local.format_with_items(items.into_iter()).to_string())
+}
+
+/// The two formats the default theme shows dates in, written without chrono's format parser:
+/// a big site's lists call the filter tens of thousands of times, and parsing the pattern
+/// cost more than the formatting. `None` for any other format.
+fn common_date_format(format: &str, local: &DateTime<Tz>) -> Option<String> {
+    use chrono::Datelike;
+    const MONTHS: [&str; 12] = [
+        "January", "February", "March", "April", "May", "June", "July", "August", "September",
+        "October", "November", "December",
+    ];
+    let (year, month, day) = (local.year(), local.month(), local.day());
+    // chrono writes a year outside 0..=9999 with a sign; leave those to it.
+    if !(0..=9999).contains(&year) {
+        return None;
+    }
+    match format {
+        "%Y-%m-%d" => Some(format!("{year:04}-{month:02}-{day:02}")),
+        "%-d %B %Y" => Some(format!("{day} {} {year:04}", MONTHS[month as usize - 1])),
+        _ => None,
+    }
 }
 
 fn date_value(value: &Value, tz: Tz) -> TeraResult<DateTime<Utc>> {
@@ -531,4 +555,21 @@ fn date_value(value: &Value, tz: Tz) -> TeraResult<DateTime<Utc>> {
         }
     }
     Err(tera::Error::message(format!("the `date` filter cannot read `{text}` as a date")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn common_date_formats_match_chrono() {
+        let tz: Tz = "Europe/Berlin".parse().unwrap();
+        for text in ["2024-03-05T08:00:00Z", "1999-12-31T23:30:00Z", "0042-01-09T00:00:00Z"] {
+            let local = DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&tz);
+            for format in ["%Y-%m-%d", "%-d %B %Y"] {
+                let expected = local.format(format).to_string();
+                assert_eq!(common_date_format(format, &local), Some(expected), "{text} {format}");
+            }
+        }
+    }
 }
