@@ -120,6 +120,11 @@ pub struct Engine {
     known: Option<KnownRecord>,
     /// From the last good build: the earliest date of a future page left out.
     next_future: Option<chrono::DateTime<Utc>>,
+    /// What the last good apply built, while the site's structure may still be the same.
+    kept: Option<Prepared>,
+    /// Pages whose files changed and nothing else, since the last apply: the edits that a
+    /// patch of `kept` may be enough for.
+    edited: Vec<String>,
 }
 
 /// What a set of changes means for the engine's caches.
@@ -128,6 +133,8 @@ struct Dirty {
     config: bool,
     templates: bool,
     content: bool,
+    /// Static files.
+    other: bool,
     docs: Vec<String>,
 }
 
@@ -153,6 +160,8 @@ impl Engine {
             memo: HashMap::new(),
             known: None,
             next_future: None,
+            kept: None,
+            edited: Vec::new(),
         }
     }
 
@@ -254,6 +263,13 @@ impl Engine {
                 }
             }
         }
+        let only_pages = !dirty.config && !dirty.templates && !dirty.content && !dirty.other;
+        if only_pages {
+            self.edited.extend(dirty.docs.iter().cloned());
+        } else {
+            self.kept = None;
+            self.edited.clear();
+        }
         if dirty.config {
             self.config = None;
             self.parsed.clear();
@@ -269,6 +285,7 @@ impl Engine {
             for content_path in dirty.docs {
                 if !reread(&self.root, tree, &content_path) {
                     self.tree = None;
+                    self.kept = None;
                     break;
                 }
             }
@@ -280,7 +297,7 @@ impl Engine {
             Class::Ignored => {}
             Class::Config => dirty.config = true,
             Class::Templates => dirty.templates = true,
-            Class::Static => {}
+            Class::Static => dirty.other = true,
             Class::Doc(content_path) => {
                 let known_dir = self.tree.as_ref().is_some_and(|tree| {
                     tree.section_dirs.binary_search_by(|d| d.as_str().cmp(content::parent_of(&content_path))).is_ok()
@@ -337,18 +354,34 @@ impl Engine {
 
     fn build(&mut self, started: Instant) -> Result<ApplyReport, BuildFailed> {
         let mut clock = StepClock::new();
-        let mut diags = Vec::new();
+        let edited = std::mem::take(&mut self.edited);
+        let patched = match self.kept.take() {
+            Some(kept) if !edited.is_empty() => self.patch(kept, &edited),
+            _ => None,
+        };
+        let prepared = match patched {
+            Some(prepared) => {
+                clock.step("patch");
+                prepared
+            }
+            None => self.prepare(&mut clock)?,
+        };
+        self.finish(prepared, started, clock)
+    }
+
+    /// Builds the model, markdown, values, lookup and plan from the caches. Fails, having
+    /// written nothing, when the site has errors.
+    fn prepare(&mut self, clock: &mut StepClock) -> Result<Prepared, BuildFailed> {
+        let mut fixed = Vec::new();
 
         // Config and options.
         if self.config.is_none() {
             self.config = Some(load_config(&self.root, &self.request)?);
         }
         let Some(loaded) = &self.config else { unreachable!("the config was just loaded") };
-        diags.extend(loaded.warnings.iter().cloned());
-        let options = BuildOptions {
-            drafts: self.request.drafts,
-            now: self.request.now.unwrap_or_else(Utc::now),
-        };
+        fixed.extend(loaded.warnings.iter().cloned());
+        let now = self.request.now.unwrap_or_else(Utc::now);
+        let options = BuildOptions { drafts: self.request.drafts, now };
         let site_digest = loaded.digest;
 
         // Content.
@@ -356,7 +389,7 @@ impl Engine {
             self.tree = Some(read_tree(&self.root));
         }
         let Some(tree) = &self.tree else { unreachable!("the tree was just read") };
-        diags.extend(tree.diags.iter().cloned());
+        fixed.extend(tree.diags.iter().cloned());
         clock.step("load content");
         let (parsed, broken, parse_diags) =
             parse_cached(tree, &mut self.parsed, &loaded.config, &site_digest);
@@ -365,10 +398,10 @@ impl Engine {
             parsed,
             broken,
             &tree.section_dirs,
-            parse_diags,
+            Vec::new(),
             &options,
         );
-        diags.extend(site_diags);
+        fixed.extend(site_diags);
         clock.step("parse and assemble");
         for (source, skip) in &site.skipped {
             let why = match skip {
@@ -390,8 +423,8 @@ impl Engine {
                     .map(Arc::new)
             })
             .clone();
-        diags.extend(pipeline::render_markdown(&mut site, highlighter.as_deref(), &mut self.markdown));
-        diags.extend(pipeline::check_anchors(&site));
+        let markdown_diags =
+            pipeline::render_markdown(&mut site, highlighter.as_deref(), &mut self.markdown, None);
         clock.step("markdown");
 
         // Templates and files.
@@ -399,15 +432,17 @@ impl Engine {
             match Templates::load(&self.root, site.config.theme.as_deref(), site.config.timezone) {
                 Ok(templates) => self.templates = Some(templates),
                 Err(errors) => {
+                    let mut diags = fixed;
+                    diags.extend(parse_diags);
+                    diags.extend(markdown_diags);
                     diags.extend(errors);
                     return Err(fail(diags));
                 }
             }
         }
         let Some(templates) = &self.templates else { unreachable!("templates were just loaded") };
-        diags.extend(pipeline::check_named_templates(&site, templates));
-        let assets = &tree.assets;
-        let (copies, asset_urls) = pipeline::files_to_copy(&self.root, &site, assets);
+        fixed.extend(pipeline::check_named_templates(&site, templates));
+        let (copies, asset_urls) = pipeline::files_to_copy(&self.root, &site, &tree.assets);
         let embedded = pipeline::embedded_static(highlighter.as_deref());
         clock.step("templates and files");
 
@@ -415,20 +450,126 @@ impl Engine {
         let values = Values::build_cached(&site, &asset_urls, &mut self.values, &site_digest);
         clock.step("page values");
         let mut lookup = pipeline::lookup(&site, &values, &copies, &embedded);
-        lookup.now = crate::values::date_text(&options.now);
+        lookup.now = crate::values::date_text(&now);
         templates.set_lookup(lookup);
-        let lookup = templates.current_lookup();
         clock.step("template values");
         let (plan, plan_errors) = render::plan(&site, copies, embedded);
-        diags.extend(plan_errors);
-        let renderer = Renderer { site: &site, values: &values, templates };
+        fixed.extend(plan_errors);
+        Ok(Prepared { site, values, plan, fixed, parse_diags, markdown_diags, asset_urls })
+    }
+
+    /// Patches what the last good apply built after edits of the pages at `edited` (content
+    /// paths) that leave the site's structure as it was: only their text, title,
+    /// description or `extra` changed. Returns `None`, having changed nothing the next full
+    /// preparation needs, for any other edit.
+    fn patch(&mut self, kept: Prepared, edited: &[String]) -> Option<Prepared> {
+        let Prepared { mut site, mut values, plan, fixed, parse_diags, markdown_diags, asset_urls } =
+            kept;
+        let loaded = self.config.as_ref()?;
+        let tree = self.tree.as_ref()?;
+        let templates = self.templates.as_ref()?;
+        let now = self.request.now.unwrap_or_else(Utc::now);
+        if site.next_future.is_some_and(|date| date <= now) {
+            return None;
+        }
+        let site_digest = loaded.digest;
+        let key_of =
+            |digest: &Digest| Digester::new("parse").digest(&site_digest).digest(digest).finish();
+        let mut changed = Vec::new();
+        for path in edited {
+            let Some(site::Target::Page(i)) = site.targets.get(path) else { return None };
+            let (doc, digest) = tree.docs.get(path)?;
+            let key = key_of(digest);
+            if self.parsed.get(path).is_none_or(|cached| cached.key != key) {
+                let (parsed, diags) = site::parse_doc(doc, &loaded.config);
+                self.parsed.insert(path.clone(), ParsedDoc { key, parsed, diags });
+            }
+            let Some(Parsed::Page { doc, front, body, body_line }) = &self.parsed[path].parsed
+            else {
+                return None;
+            };
+            if !same_structure(&site, *i, front) {
+                return None;
+            }
+            changed.push((*i, front.clone(), body.clone(), *body_line, doc.digest));
+        }
+        let mut pages = Vec::with_capacity(changed.len());
+        for (i, front, body, body_line, digest) in changed {
+            let page = &mut site.pages[i];
+            page.front = front;
+            page.body = body;
+            page.body_line = body_line;
+            page.digest = digest;
+            pages.push(i);
+        }
+        pages.sort_unstable();
+        pages.dedup();
+        let sources: Vec<Source> = pages.iter().map(|&i| site.pages[i].source.clone()).collect();
+        let mut parse_diags = parse_diags;
+        parse_diags.retain(|d| d.source.as_ref().is_none_or(|s| !sources.contains(s)));
+        for &i in &pages {
+            parse_diags.extend(self.parsed[&site.pages[i].content_path].diags.iter().cloned());
+        }
+        let highlighter = self.highlighter.clone().flatten();
+        let fresh = pipeline::render_markdown(
+            &mut site,
+            highlighter.as_deref(),
+            &mut self.markdown,
+            Some(&pages),
+        );
+        let mut markdown_diags = markdown_diags;
+        markdown_diags.retain(|d| d.source.as_ref().is_none_or(|s| !sources.contains(s)));
+        markdown_diags.extend(fresh);
+
+        let (rebuilt, sections) =
+            values.patch(&site, &asset_urls, &mut self.values, &site_digest, &pages);
+        templates.update_lookup(|lookup| {
+            for &i in &rebuilt {
+                let entry = (values.pages[i].clone(), values.digests.pages[i]);
+                lookup.pages.insert(site.pages[i].content_path.clone(), entry);
+            }
+            for &s in &sections {
+                let entry = (values.sections[s].clone(), values.digests.sections[s]);
+                lookup.sections.insert(site.sections[s].content_path.clone(), entry);
+            }
+            let mut taxonomies: Vec<usize> =
+                pages.iter().flat_map(|&i| site.pages[i].terms.iter().map(|&(t, _)| t)).collect();
+            taxonomies.sort_unstable();
+            taxonomies.dedup();
+            for t in taxonomies {
+                let tax = &site.taxonomies[t];
+                let entry = pipeline::taxonomy_value(&site, &values, tax);
+                lookup.taxonomies.insert(tax.name.clone(), entry);
+            }
+            lookup.now = crate::values::date_text(&now);
+        });
+        Some(Prepared { site, values, plan, fixed, parse_diags, markdown_diags, asset_urls })
+    }
+
+    /// Renders what changed, stages and commits it, and keeps what was built for the next
+    /// apply.
+    fn finish(
+        &mut self,
+        prepared: Prepared,
+        started: Instant,
+        mut clock: StepClock,
+    ) -> Result<ApplyReport, BuildFailed> {
+        let Some(templates) = &self.templates else { unreachable!("templates are loaded") };
+        let site = &prepared.site;
+        let mut diags = prepared.fixed.clone();
+        diags.extend(prepared.parse_diags.iter().cloned());
+        diags.extend(prepared.markdown_diags.iter().cloned());
+        diags.extend(pipeline::check_anchors(site));
+        let lookup = templates.current_lookup();
+        let plan = &prepared.plan;
+        let renderer = Renderer { site, values: &prepared.values, templates };
 
         // With errors already found, render without writing, only to report the render errors
         // too; the output folder is not touched.
         if diags.iter().any(Diagnostic::is_error) {
             // A template already reported missing would only be reported again per output.
             let usable = |planned: &&render::Planned| {
-                planned.template(&site).is_none_or(|name| templates.has(name))
+                planned.template(site).is_none_or(|name| templates.has(name))
             };
             let errors: Vec<Diagnostic> = plan
                 .par_iter()
@@ -483,6 +624,7 @@ impl Engine {
             })
             .collect();
         clock.step("render and stage");
+        drop(lookup);
         let mut stager = stager;
         let mut old_memo = old_memo;
         let mut errors = Vec::new();
@@ -534,12 +676,48 @@ impl Engine {
             warnings: diags,
             elapsed: started.elapsed(),
         };
-        // Freeing the model, its values and the plan takes a while on a large site; nothing
-        // the caller does waits for it. The caches hold what the next apply needs.
         drop(renderer);
-        std::thread::spawn(move || drop((site, values, plan)));
+        self.kept = Some(prepared);
         Ok(ApplyReport { rendered, elapsed: build.elapsed, build })
     }
+}
+
+/// Whether giving page `i` the front matter `front` leaves the site's structure as it is:
+/// the same URL, date, order, terms, template and publication, so that only values change.
+/// Title, description and `extra` may differ, unless a list the page is on sorts by title.
+fn same_structure(site: &Site, i: usize, front: &crate::frontmatter::PageFront) -> bool {
+    use crate::frontmatter::SortBy;
+    let old = &site.pages[i].front;
+    let by_title = site.sections.iter().any(|s| {
+        matches!(s.front.sort_by, SortBy::Title | SortBy::TitleBytes) && s.pages.contains(&i)
+    });
+    if by_title && old.title != front.title {
+        return false;
+    }
+    let mut a = (**old).clone();
+    let mut b = front.clone();
+    for f in [&mut a, &mut b] {
+        f.title = None;
+        f.description = None;
+        f.extra = Default::default();
+    }
+    a == b
+}
+
+/// What an apply prepares and then renders from; kept after a good apply so that the next
+/// can patch it.
+struct Prepared {
+    site: Site,
+    values: Values,
+    plan: Vec<render::Planned>,
+    /// Problems that only a full preparation can change: the config's, reading's, the
+    /// model's, the templates', the plan's.
+    fixed: Vec<Diagnostic>,
+    /// Problems of parsing each document.
+    parse_diags: Vec<Diagnostic>,
+    /// Problems of each document's markdown.
+    markdown_diags: Vec<Diagnostic>,
+    asset_urls: HashMap<String, Vec<String>>,
 }
 
 /// What became of one planned output.

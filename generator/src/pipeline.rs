@@ -187,10 +187,14 @@ fn rendered_digest(rendered: &Rendered, html: &str) -> Digest {
 /// model. A document whose text, options and link targets are those of an entry in `cache`
 /// takes that entry instead of being rendered again. Returns the problems, with lines of
 /// the source file.
+///
+/// With `only`, just those pages are looked at (the engine's patch of edited bodies), and
+/// the problems returned are theirs.
 pub(crate) fn render_markdown(
     site: &mut Site,
     highlighter: Option<&Highlighter>,
     cache: &mut MdCache,
+    only: Option<&[usize]>,
 ) -> Vec<Diagnostic> {
     let options = markdown_options(&site.config);
     let without_anchors = MarkdownOptions { insert_anchor_links: false, ..options.clone() };
@@ -262,10 +266,18 @@ pub(crate) fn render_markdown(
         d.digest(digest).digest(&option_key(section_options[section])).u64(body_line as u64);
         d.finish()
     };
-    let pages: Vec<Option<MdEntry>> = site
-        .pages
+    let all: Vec<usize>;
+    let chosen: &[usize] = match only {
+        Some(list) => list,
+        None => {
+            all = (0..site.pages.len()).collect();
+            &all
+        }
+    };
+    let pages: Vec<Option<MdEntry>> = chosen
         .par_iter()
-        .map(|p| {
+        .map(|&i| {
+            let p = &site.pages[i];
             let key = doc_key(&p.digest, p.body_line, p.section);
             match cached(&p.content_path, &key) {
                 Some(_) => None,
@@ -277,6 +289,7 @@ pub(crate) fn render_markdown(
         .sections
         .par_iter()
         .enumerate()
+        .filter(|_| only.is_none())
         .map(|(i, s)| {
             let key = doc_key(&s.digest, s.body_line, i);
             match cached(&s.content_path, &key) {
@@ -286,17 +299,17 @@ pub(crate) fn render_markdown(
         })
         .collect();
     let mut diags = Vec::new();
-    let paths = site
-        .pages
+    let paths = chosen
         .iter()
-        .map(|p| &p.content_path)
-        .chain(site.sections.iter().map(|s| &s.content_path));
+        .map(|&i| &site.pages[i].content_path)
+        .chain(site.sections.iter().filter(|_| only.is_none()).map(|s| &s.content_path));
     for (path, fresh) in paths.zip(pages.into_iter().chain(sections)) {
         if let Some(entry) = fresh {
             cache.insert(path.clone(), entry);
         }
     }
-    for page in &mut site.pages {
+    for &i in chosen {
+        let page = &mut site.pages[i];
         if let Some(entry) = cache.get(&page.content_path) {
             page.rendered = Some(entry.rendered.clone());
             page.content = entry.content.clone();
@@ -304,7 +317,7 @@ pub(crate) fn render_markdown(
             diags.extend(entry.diags.iter().cloned());
         }
     }
-    for section in &mut site.sections {
+    for section in site.sections.iter_mut().filter(|_| only.is_none()) {
         if let Some(entry) = cache.get(&section.content_path) {
             section.rendered = Some(entry.rendered.clone());
             diags.extend(entry.diags.iter().cloned());
@@ -560,7 +573,7 @@ pub(crate) fn lookup(
 }
 
 /// The value `get_taxonomy` returns for `tax`, with its digest.
-fn taxonomy_value(
+pub(crate) fn taxonomy_value(
     site: &Site,
     values: &Values,
     tax: &crate::site::Taxonomy,

@@ -25,7 +25,7 @@ use crate::slug::{SlugStrategy, slugify};
 pub static DEFAULT_THEME: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../themes/default");
 
 /// What template functions look things up in. Replaced at each build, read at each call.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct Lookup {
     /// The site's base URL.
     pub base_url: String,
@@ -193,6 +193,12 @@ impl Templates {
     /// The lookup template functions read now.
     pub fn current_lookup(&self) -> Arc<Lookup> {
         read(&self.lookup)
+    }
+
+    /// Changes the current lookup in place (copying it first if a render still holds it).
+    pub fn update_lookup(&self, change: impl FnOnce(&mut Lookup)) {
+        let mut slot = self.lookup.write().unwrap_or_else(|e| e.into_inner());
+        change(Arc::make_mut(&mut slot));
     }
 
     /// Installs the lookup of a new build.

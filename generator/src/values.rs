@@ -265,6 +265,59 @@ impl Values {
     }
 }
 
+impl Values {
+    /// Brings the values up to date after the pages `changed` were edited in ways that leave
+    /// the site's structure as it was: the same pages, URLs, order and terms. Rebuilds their
+    /// summaries, the full values of them and their neighbours, and the full values of the
+    /// sections that list them. Returns the pages and the sections whose values were rebuilt.
+    pub fn patch(
+        &mut self,
+        site: &Site,
+        assets: &HashMap<String, Vec<String>>,
+        cache: &mut ValueCache,
+        site_digest: &Digest,
+        changed: &[usize],
+    ) -> (Vec<usize>, Vec<usize>) {
+        let no_assets = Vec::new();
+        for &i in changed {
+            let page = &site.pages[i];
+            let key = summary_key(site, page, site_digest);
+            self.digests.summaries[i] = key;
+            self.summaries[i] = summary(site, page);
+        }
+        let mut pages: Vec<usize> = changed
+            .iter()
+            .flat_map(|&i| [Some(i), site.pages[i].lower, site.pages[i].higher])
+            .flatten()
+            .collect();
+        pages.sort_unstable();
+        pages.dedup();
+        for &i in &pages {
+            let page = &site.pages[i];
+            let own = assets.get(&page.content_path).unwrap_or(&no_assets);
+            self.digests.pages[i] = page_key(site, page, &self.digests.summaries, i, own);
+            self.pages[i] = full_page(site, page, &self.summaries, i, assets);
+            let cached = CachedPage {
+                summary_key: self.digests.summaries[i],
+                summary: self.summaries[i].clone(),
+                page_key: self.digests.pages[i],
+                page: self.pages[i].clone(),
+            };
+            cache.pages.insert(page.content_path.clone(), cached);
+        }
+        let sections: Vec<usize> = (0..site.sections.len())
+            .filter(|&s| changed.iter().any(|i| site.sections[s].pages.contains(i)))
+            .collect();
+        for &s in &sections {
+            let view = SectionView::Full(&self.summaries, &self.digests.summaries);
+            let (value, digest) = section(site, &site.sections[s], view);
+            self.sections[s] = value;
+            self.digests.sections[s] = digest;
+        }
+        (pages, sections)
+    }
+}
+
 /// The digest of what a page's summary is built from.
 fn summary_key(site: &Site, page: &Page, site_digest: &Digest) -> Digest {
     let mut d = Digester::new("summary");
