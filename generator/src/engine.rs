@@ -32,7 +32,7 @@ use crate::content::{self, AssetFile, DocKind, RawDoc};
 use crate::diagnostic::{self, BuildFailed, Diagnostic, Source};
 use crate::digest::{Digest, Digester};
 use crate::highlight::Highlighter;
-use crate::output::{KnownRecord, Lock, Stager};
+use crate::output::{Keep, KnownRecord, Lock, Stager};
 use crate::pipeline::{self, BuildReport, BuildRequest, MdCache, StepClock};
 use crate::render::{self, Bytes, Renderer};
 use crate::site::{self, BuildOptions, Parsed, Site, Skip};
@@ -356,8 +356,8 @@ impl Engine {
         let mut clock = StepClock::new();
         let edited = std::mem::take(&mut self.edited);
         let patched = match self.kept.take() {
-            Some(kept) if !edited.is_empty() => self.patch(kept, &edited),
-            _ => None,
+            Some(kept) => self.patch(kept, &edited),
+            None => None,
         };
         let prepared = match patched {
             Some(prepared) => {
@@ -455,7 +455,16 @@ impl Engine {
         clock.step("template values");
         let (plan, plan_errors) = render::plan(&site, copies, embedded);
         fixed.extend(plan_errors);
-        Ok(Prepared { site, values, plan, fixed, parse_diags, markdown_diags, asset_urls })
+        Ok(Prepared {
+            site,
+            values,
+            plan,
+            fixed,
+            parse_diags,
+            markdown_diags,
+            asset_urls,
+            patched: false,
+        })
     }
 
     /// Patches what the last good apply built after edits of the pages at `edited` (content
@@ -463,8 +472,9 @@ impl Engine {
     /// description or `extra` changed. Returns `None`, having changed nothing the next full
     /// preparation needs, for any other edit.
     fn patch(&mut self, kept: Prepared, edited: &[String]) -> Option<Prepared> {
-        let Prepared { mut site, mut values, plan, fixed, parse_diags, markdown_diags, asset_urls } =
-            kept;
+        let Prepared {
+            mut site, mut values, plan, fixed, parse_diags, markdown_diags, asset_urls, ..
+        } = kept;
         let loaded = self.config.as_ref()?;
         let tree = self.tree.as_ref()?;
         let templates = self.templates.as_ref()?;
@@ -543,7 +553,16 @@ impl Engine {
             }
             lookup.now = crate::values::date_text(&now);
         });
-        Some(Prepared { site, values, plan, fixed, parse_diags, markdown_diags, asset_urls })
+        Some(Prepared {
+            site,
+            values,
+            plan,
+            fixed,
+            parse_diags,
+            markdown_diags,
+            asset_urls,
+            patched: true,
+        })
     }
 
     /// Renders what changed, stages and commits it, and keeps what was built for the next
@@ -589,7 +608,7 @@ impl Engine {
                     format!("cannot open output {}: {err}", self.output.display()),
                 )])
             })?;
-        let old_memo = std::mem::take(&mut self.memo);
+        let old_memo = &self.memo;
         let outcomes: Vec<Outcome> = plan
             .par_iter()
             .map(|planned| {
@@ -625,44 +644,49 @@ impl Engine {
             .collect();
         clock.step("render and stage");
         drop(lookup);
-        let mut stager = stager;
-        let mut old_memo = old_memo;
         let mut errors = Vec::new();
-        let mut new_memo = HashMap::with_capacity(plan.len());
-        let mut kept = Vec::new();
+        let mut fresh = Vec::new();
         let mut rendered = 0;
         for (planned, outcome) in plan.iter().zip(outcomes) {
             match outcome {
                 Outcome::Failed(err) => errors.push(err),
-                Outcome::Kept => {
-                    kept.push(planned.path.as_str());
-                    if let Some((path, known)) = old_memo.remove_entry(&planned.path) {
-                        new_memo.insert(path, known);
-                    }
-                }
+                Outcome::Kept => {}
                 Outcome::Rendered(known) => {
                     rendered += 1;
-                    if let Some(known) = known {
-                        new_memo.insert(planned.path.clone(), known);
-                    }
+                    fresh.push((planned.path.as_str(), known));
                 }
             }
         }
         if !errors.is_empty() {
+            // Nothing was written, and the memo still describes the output folder.
             stager.abort();
-            // Nothing was written. The memos of outputs rendered in vain are harmless: their
-            // hashes are not in the record, so those outputs cannot be kept on their strength.
-            old_memo.extend(new_memo);
-            self.memo = old_memo;
             diags.extend(errors);
             return Err(fail(diags));
         }
-        stager.keep_all(kept);
-        let (write, known) = stager.commit_known().map_err(|err| {
+        // What is kept: with a patched model the plan is the last one, so everything not
+        // staged; otherwise what is planned.
+        let planned: std::collections::HashSet<&str>;
+        let keep = if prepared.patched && stager.record_is_known() {
+            Keep::All
+        } else {
+            planned = plan.iter().map(|p| p.path.as_str()).collect();
+            self.memo.retain(|path, _| planned.contains(path.as_str()));
+            Keep::Planned(&planned)
+        };
+        for (path, known) in fresh {
+            match known {
+                Some(known) => {
+                    self.memo.insert(path.to_string(), known);
+                }
+                None => {
+                    self.memo.remove(path);
+                }
+            }
+        }
+        let (write, known) = stager.commit_known(keep).map_err(|err| {
             fail(vec![Diagnostic::error(None, None, format!("cannot write the output folder: {err}"))])
         })?;
         self.known = Some(known);
-        self.memo = new_memo;
         self.next_future = site.next_future;
         clock.step("commit");
 
@@ -718,6 +742,8 @@ struct Prepared {
     /// Problems of each document's markdown.
     markdown_diags: Vec<Diagnostic>,
     asset_urls: HashMap<String, Vec<String>>,
+    /// Whether this is a patch of the last apply's, whose plan it shares.
+    patched: bool,
 }
 
 /// What became of one planned output.

@@ -91,6 +91,16 @@ pub struct Record {
     pub files: BTreeMap<String, FileRecord>,
 }
 
+/// Which outputs of the last good build a commit keeps besides those staged.
+pub enum Keep<'a> {
+    /// None: whatever was not staged is stale and removed.
+    Nothing,
+    /// Those planned (and not staged, the caller having found them unchanged).
+    Planned(&'a std::collections::HashSet<&'a str>),
+    /// All of them: the build planned exactly what the last one did.
+    All,
+}
+
 /// A record as an engine keeps it in memory, with the stamp its file had when saved.
 #[derive(Clone, Debug)]
 pub struct KnownRecord {
@@ -205,6 +215,8 @@ pub struct Stager {
     trust_old: bool,
     /// Lines in the journal of `old`.
     journal_len: usize,
+    /// Whether `old` is the caller's own record, not one read from disk.
+    from_known: bool,
     /// Outputs staged by this build (written or verified), as opposed to kept.
     touched: Mutex<Vec<String>>,
     /// When the old record was saved, as the file system's clock said (see the module doc).
@@ -242,8 +254,10 @@ impl Stager {
         let (record_path, marker_path) = record_paths(state_dir, &output);
         let on_disk = FileStamp::of(&record_path);
         let journal_on_disk = FileStamp::of(&journal_path(&record_path));
+        let mut from_known = false;
         let (old, journal_len) = match known {
             Some(known) if on_disk == Some(known.stamp) && journal_on_disk == known.journal => {
+                from_known = true;
                 (known.record, known.journal_len)
             }
             _ => {
@@ -265,6 +279,7 @@ impl Stager {
         Ok(Stager {
             trust_old: !interrupted && old.output == output.to_string_lossy(),
             journal_len,
+            from_known,
             touched: Mutex::default(),
             known_dirs: Mutex::new(HashSet::from([output.clone()])),
             output,
@@ -285,6 +300,12 @@ impl Stager {
         &self.old
     }
 
+    /// Whether the record is the one the caller kept from its own last commit: no other
+    /// writer has committed since.
+    pub fn record_is_known(&self) -> bool {
+        self.from_known
+    }
+
     /// Whether the record of the last good build can be trusted: it is for this output
     /// folder and no commit was interrupted since.
     pub fn trusts_record(&self) -> bool {
@@ -293,21 +314,10 @@ impl Stager {
 
     /// Whether the output `rel` can be kept as the last good build wrote it, without
     /// rendering or reading it: the record holds it with the bytes hashing to `hash`. The
-    /// caller then hands it to [`Stager::keep_all`]; any other output must be staged.
+    /// caller then leaves it out of staging and names it in the [`Keep`] of the commit; any
+    /// other output must be staged.
     pub fn can_keep(&self, rel: &str, hash: &str) -> bool {
         self.trust_old && self.old.files.get(rel).is_some_and(|f| f.hash == hash)
-    }
-
-    /// Keeps each output of `rels` (each one [`Stager::can_keep`] allowed) as it is.
-    pub fn keep_all<'a>(&mut self, rels: impl IntoIterator<Item = &'a str>) {
-        let new = self.new.get_mut().unwrap_or_else(|e| e.into_inner());
-        let unchanged = self.unchanged.get_mut().unwrap_or_else(|e| e.into_inner());
-        for rel in rels {
-            if let Some((path, record)) = self.old.files.remove_entry(rel) {
-                new.insert(path, record);
-                *unchanged += 1;
-            }
-        }
     }
 
     /// Stages `bytes` for the output path `rel`. Unchanged bytes stage nothing.
@@ -434,14 +444,37 @@ impl Stager {
     /// Puts every staged file in place, removes outputs whose source is gone, and saves the
     /// record.
     pub fn commit(self) -> io::Result<WriteReport> {
-        self.commit_known().map(|(report, _)| report)
+        self.commit_known(Keep::Nothing).map(|(report, _)| report)
     }
 
-    /// Like [`Stager::commit`], also returning the record as saved, for
-    /// [`Stager::open_known`].
-    pub fn commit_known(self) -> io::Result<(WriteReport, KnownRecord)> {
+    /// Like [`Stager::commit`], keeping the unstaged outputs that `keep` says, and returning
+    /// the record as saved, for [`Stager::open_known`].
+    pub fn commit_known(mut self, keep: Keep<'_>) -> io::Result<(WriteReport, KnownRecord)> {
         let staged = self.staged.into_inner().unwrap_or_else(|e| e.into_inner());
-        let mut new = self.new.into_inner().unwrap_or_else(|e| e.into_inner());
+        let overlay = self.new.into_inner().unwrap_or_else(|e| e.into_inner());
+        // The new record is the old one with what was staged laid over it, less what is not
+        // kept.
+        let mut new = std::mem::take(&mut self.old.files);
+        let mut stale = Vec::new();
+        match keep {
+            Keep::All => {}
+            Keep::Planned(planned) => new.retain(|rel, _| {
+                let keep = planned.contains(rel.as_str()) || overlay.contains_key(rel);
+                if !keep {
+                    stale.push(rel.clone());
+                }
+                keep
+            }),
+            Keep::Nothing => new.retain(|rel, _| {
+                let keep = overlay.contains_key(rel);
+                if !keep {
+                    stale.push(rel.clone());
+                }
+                keep
+            }),
+        }
+        let kept = new.keys().filter(|rel| !overlay.contains_key(*rel)).count();
+        new.extend(overlay);
         write_synced(&self.marker_path, b"a commit is under way\n")?;
 
         let stamps = staged
@@ -460,10 +493,10 @@ impl Stager {
         }
         written.sort();
 
-        let removed = remove_stale(&self.output, &self.old, &new)?;
+        let removed = remove_stale(&self.output, &stale)?;
         let touched = self.touched.into_inner().unwrap_or_else(|e| e.into_inner());
         let journal = journal_path(&self.record_path);
-        let changes = touched.len() + removed.len();
+        let changes = touched.len() + stale.len();
         let room = (new.len() / 8).max(1024);
         let on_record = self.trust_old && FileStamp::of(&self.record_path).is_some();
         let mut record = Record {
@@ -474,7 +507,7 @@ impl Stager {
         let journal_len = if on_record && self.journal_len + changes <= room {
             let mut lines = Vec::new();
             let entries = touched.iter().map(|rel| (rel, record.files.get(rel).cloned()));
-            for (path, file) in entries.chain(removed.iter().map(|rel| (rel, None))) {
+            for (path, file) in entries.chain(stale.iter().map(|rel| (rel, None))) {
                 let line = JournalLine { generation: record.generation, path: path.clone(), file };
                 serde_json::to_writer(&mut lines, &line).map_err(io::Error::other)?;
                 lines.push(b'\n');
@@ -496,7 +529,7 @@ impl Stager {
             0
         };
         fs::remove_file(&self.marker_path)?;
-        let unchanged = self.unchanged.into_inner().unwrap_or_else(|e| e.into_inner());
+        let unchanged = kept + self.unchanged.into_inner().unwrap_or_else(|e| e.into_inner());
         let stamp = FileStamp::of(&self.record_path).ok_or_else(|| {
             io::Error::other(format!("{} vanished", self.record_path.display()))
         })?;
@@ -531,14 +564,10 @@ fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
 
 /// Removes the outputs of the old record that the new build does not write, then any folder
 /// that this leaves empty.
-fn remove_stale(
-    output: &Path,
-    old: &Record,
-    new: &BTreeMap<String, FileRecord>,
-) -> io::Result<Vec<String>> {
+fn remove_stale(output: &Path, stale: &[String]) -> io::Result<Vec<String>> {
     let mut removed = Vec::new();
     let mut parents = BTreeSet::new();
-    for rel in old.files.keys().filter(|rel| !new.contains_key(*rel)) {
+    for rel in stale {
         let path = output.join(rel);
         match fs::remove_file(&path) {
             Ok(()) => removed.push(rel.clone()),
