@@ -14,15 +14,28 @@ pub type Digest = [u8; 32];
 /// hashed at once: most digests are of a few short fields, where feeding the hasher field by
 /// field cost more than the hashing.
 #[derive(Default)]
-pub struct Digester(Vec<u8>);
+pub struct Digester(Vec<u8>, Option<Vec<Digest>>);
 
 impl Digester {
     /// A digester whose fields follow `label`, so that digests of different kinds of thing
     /// never meet.
     pub fn new(label: &str) -> Self {
-        let mut digester = Self(Vec::with_capacity(256));
+        let mut digester = Self(Vec::with_capacity(256), None);
         digester.str(label);
         digester
+    }
+
+    /// Like [`Digester::new`], also keeping a list of the digests added: what the result
+    /// depends on.
+    pub fn recording(label: &str) -> Self {
+        let mut digester = Self::new(label);
+        digester.1 = Some(Vec::new());
+        digester
+    }
+
+    /// The digests added so far, when recording.
+    pub fn take_recorded(&mut self) -> Vec<Digest> {
+        self.1.take().unwrap_or_default()
     }
 
     /// Adds a string.
@@ -53,6 +66,9 @@ impl Digester {
 
     /// Adds another digest.
     pub fn digest(&mut self, digest: &Digest) -> &mut Self {
+        if let Some(recorded) = &mut self.1 {
+            recorded.push(*digest);
+        }
         self.0.extend_from_slice(digest);
         self
     }

@@ -92,8 +92,81 @@ struct ParsedDoc {
 #[derive(Clone)]
 struct OutputMemo {
     fingerprint: Digest,
+    /// The value digests the fingerprint was made of.
+    inputs: Vec<Digest>,
     calls: Vec<Call>,
     hash: String,
+}
+
+/// Which outputs read what, from their memos: the outputs a patch must look at again.
+#[derive(Default)]
+struct DepIndex {
+    /// Value digest to the plan indices of outputs whose fingerprint includes it.
+    by_input: HashMap<Digest, Vec<u32>>,
+    /// (function, first argument) to the outputs that called it.
+    by_call: HashMap<(Function, String), Vec<u32>>,
+    /// Outputs that called `now()`.
+    clock: Vec<u32>,
+    /// Outputs whose fingerprint reads the model itself: the sitemap and the search index.
+    model: Vec<u32>,
+}
+
+impl DepIndex {
+    fn add(&mut self, index: usize, memo: &OutputMemo) {
+        let index = index as u32;
+        for input in &memo.inputs {
+            self.by_input.entry(*input).or_default().push(index);
+        }
+        for call in &memo.calls {
+            match call.function {
+                Function::GetPage | Function::GetSection | Function::GetTaxonomy => {
+                    let arg = call.args.first().cloned().unwrap_or_default();
+                    self.by_call.entry((call.function, arg)).or_default().push(index);
+                }
+                Function::Now => self.clock.push(index),
+                Function::GetUrl | Function::GetTaxonomyUrl => {}
+            }
+        }
+    }
+
+    fn of(plan: &[render::Planned], memo: &HashMap<String, OutputMemo>) -> Self {
+        let mut index = Self::default();
+        for (i, planned) in plan.iter().enumerate() {
+            if matches!(planned.job, render::Job::Sitemap | render::Job::SearchIndex) {
+                index.model.push(i as u32);
+            }
+            if let Some(memo) = memo.get(&planned.path) {
+                index.add(i, memo);
+            }
+        }
+        index
+    }
+
+    /// The outputs that read any of `affected`.
+    fn outputs(&self, affected: &Affected) -> Vec<usize> {
+        let mut out: Vec<u32> = self.model.clone();
+        for input in &affected.inputs {
+            out.extend(self.by_input.get(input).into_iter().flatten());
+        }
+        for call in &affected.calls {
+            out.extend(self.by_call.get(call).into_iter().flatten());
+        }
+        if affected.clock {
+            out.extend(&self.clock);
+        }
+        out.sort_unstable();
+        out.dedup();
+        out.into_iter().map(|i| i as usize).collect()
+    }
+}
+
+/// What a patch changed: the old digests of rebuilt values, the lookup entries rebuilt, and
+/// whether "now" moved.
+#[derive(Default)]
+struct Affected {
+    inputs: Vec<Digest>,
+    calls: Vec<(Function, String)>,
+    clock: bool,
 }
 
 /// The loaded config, with its digest and the warnings loading it gave.
@@ -125,6 +198,8 @@ pub struct Engine {
     /// Pages whose files changed and nothing else, since the last apply: the edits that a
     /// patch of `kept` may be enough for.
     edited: Vec<String>,
+    /// Which outputs of `kept`'s plan read what; built when a patch first needs it.
+    index: Option<DepIndex>,
 }
 
 /// What a set of changes means for the engine's caches.
@@ -162,6 +237,7 @@ impl Engine {
             next_future: None,
             kept: None,
             edited: Vec::new(),
+            index: None,
         }
     }
 
@@ -463,7 +539,7 @@ impl Engine {
             parse_diags,
             markdown_diags,
             asset_urls,
-            patched: false,
+            patched: None,
         })
     }
 
@@ -531,8 +607,21 @@ impl Engine {
         markdown_diags.retain(|d| d.source.as_ref().is_none_or(|s| !sources.contains(s)));
         markdown_diags.extend(fresh);
 
+        let old_summaries: Vec<Digest> = pages.iter().map(|&i| values.digests.summaries[i]).collect();
+        let old_pages = values.digests.pages.clone();
+        let old_sections = values.digests.sections.clone();
         let (rebuilt, sections) =
             values.patch(&site, &asset_urls, &mut self.values, &site_digest, &pages);
+        let mut affected = Affected { clock: self.request.now.is_none(), ..Affected::default() };
+        affected.inputs.extend(old_summaries);
+        affected.inputs.extend(rebuilt.iter().map(|&i| old_pages[i]));
+        affected.inputs.extend(sections.iter().map(|&s| old_sections[s]));
+        for &i in &rebuilt {
+            affected.calls.push((Function::GetPage, site.pages[i].content_path.clone()));
+        }
+        for &s in &sections {
+            affected.calls.push((Function::GetSection, site.sections[s].content_path.clone()));
+        }
         templates.update_lookup(|lookup| {
             for &i in &rebuilt {
                 let entry = (values.pages[i].clone(), values.digests.pages[i]);
@@ -548,6 +637,7 @@ impl Engine {
             taxonomies.dedup();
             for t in taxonomies {
                 let tax = &site.taxonomies[t];
+                affected.calls.push((Function::GetTaxonomy, tax.name.clone()));
                 let entry = pipeline::taxonomy_value(&site, &values, tax);
                 lookup.taxonomies.insert(tax.name.clone(), entry);
             }
@@ -561,7 +651,7 @@ impl Engine {
             parse_diags,
             markdown_diags,
             asset_urls,
-            patched: true,
+            patched: Some(affected),
         })
     }
 
@@ -608,11 +698,23 @@ impl Engine {
                     format!("cannot open output {}: {err}", self.output.display()),
                 )])
             })?;
+        // A patch looks again only at the outputs that read what it changed.
+        let subset: Vec<usize> = match &prepared.patched {
+            Some(affected) if stager.record_is_known() => {
+                let index = self.index.get_or_insert_with(|| DepIndex::of(plan, &self.memo));
+                index.outputs(affected)
+            }
+            _ => (0..plan.len()).collect(),
+        };
         let old_memo = &self.memo;
-        let outcomes: Vec<Outcome> = plan
+        let outcomes: Vec<Outcome> = subset
             .par_iter()
-            .map(|planned| {
-                let fingerprint = renderer.fingerprint(planned);
+            .map(|&i| {
+                let planned = &plan[i];
+                let (fingerprint, inputs) = match renderer.fingerprint_and_inputs(planned) {
+                    Some((fingerprint, inputs)) => (Some(fingerprint), inputs),
+                    None => (None, Vec::new()),
+                };
                 if let Some(fingerprint) = fingerprint
                     && let Some(known) = old_memo.get(&planned.path)
                     && known.fingerprint == fingerprint
@@ -636,7 +738,7 @@ impl Engine {
                 match (staged, fingerprint, stager.staged_hash(&planned.path)) {
                     (Err(err), ..) => Outcome::Failed(err),
                     (Ok(()), Some(fingerprint), Some(hash)) => {
-                        Outcome::Rendered(Some(OutputMemo { fingerprint, calls, hash }))
+                        Outcome::Rendered(Some(OutputMemo { fingerprint, inputs, calls, hash }))
                     }
                     (Ok(()), ..) => Outcome::Rendered(None),
                 }
@@ -647,13 +749,13 @@ impl Engine {
         let mut errors = Vec::new();
         let mut fresh = Vec::new();
         let mut rendered = 0;
-        for (planned, outcome) in plan.iter().zip(outcomes) {
+        for (&i, outcome) in subset.iter().zip(outcomes) {
             match outcome {
                 Outcome::Failed(err) => errors.push(err),
                 Outcome::Kept => {}
                 Outcome::Rendered(known) => {
                     rendered += 1;
-                    fresh.push((planned.path.as_str(), known));
+                    fresh.push((i, known));
                 }
             }
         }
@@ -666,17 +768,22 @@ impl Engine {
         // What is kept: with a patched model the plan is the last one, so everything not
         // staged; otherwise what is planned.
         let planned: std::collections::HashSet<&str>;
-        let keep = if prepared.patched && stager.record_is_known() {
+        let keep = if prepared.patched.is_some() && stager.record_is_known() {
             Keep::All
         } else {
             planned = plan.iter().map(|p| p.path.as_str()).collect();
             self.memo.retain(|path, _| planned.contains(path.as_str()));
+            self.index = None;
             Keep::Planned(&planned)
         };
-        for (path, known) in fresh {
+        for (i, known) in fresh {
+            let path = &plan[i].path;
             match known {
                 Some(known) => {
-                    self.memo.insert(path.to_string(), known);
+                    if let Some(index) = &mut self.index {
+                        index.add(i, &known);
+                    }
+                    self.memo.insert(path.clone(), known);
                 }
                 None => {
                     self.memo.remove(path);
@@ -742,8 +849,8 @@ struct Prepared {
     /// Problems of each document's markdown.
     markdown_diags: Vec<Diagnostic>,
     asset_urls: HashMap<String, Vec<String>>,
-    /// Whether this is a patch of the last apply's, whose plan it shares.
-    patched: bool,
+    /// For a patch of the last apply's model, whose plan it shares, what it changed.
+    patched: Option<Affected>,
 }
 
 /// What became of one planned output.

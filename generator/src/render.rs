@@ -412,9 +412,28 @@ impl Renderer<'_> {
     /// results, or `None` for an output that is cheaper to render than to prove unchanged.
     /// Two equal fingerprints with the same function results mean the same bytes.
     pub fn fingerprint(&self, planned: &Planned) -> Option<Digest> {
+        self.fingerprint_with(planned, Digester::new("output"))
+    }
+
+    /// [`Renderer::fingerprint`], with the value digests it was made of: an output whose
+    /// fingerprint includes none of the digests that changed has the same fingerprint.
+    pub fn fingerprint_and_inputs(&self, planned: &Planned) -> Option<(Digest, Vec<Digest>)> {
+        let mut d = Digester::recording("output");
+        self.feed(planned, &mut d)?;
+        let inputs = d.take_recorded();
+        Some((d.finish(), inputs))
+    }
+
+    fn fingerprint_with(&self, planned: &Planned, mut d: Digester) -> Option<Digest> {
+        self.feed(planned, &mut d)?;
+        Some(d.finish())
+    }
+
+    /// Adds what rendering `planned` reads to `d`; `None` for an output that is cheaper to
+    /// render than to prove unchanged.
+    fn feed(&self, planned: &Planned, d: &mut Digester) -> Option<()> {
         let site = self.site;
         let digests = &self.values.digests;
-        let mut d = Digester::new("output");
         d.str(&planned.path).str(env!("CARGO_PKG_VERSION")).digest(&digests.config);
         if let Some(template) = planned.template(site) {
             d.digest(&self.templates.digest).str(template);
@@ -433,7 +452,7 @@ impl Renderer<'_> {
                 d.str("section").digest(value).u64(*n as u64);
                 d.str(&section.path).str(&section.front.paginate_path);
                 d.u64(section.paginate_by.unwrap_or(0) as u64);
-                self.list_digest(&mut d, pager_slice(&section.pages, section.paginate_by, *n));
+                self.list_digest(d, pager_slice(&section.pages, section.paginate_by, *n));
                 d.u64(section.pages.len() as u64);
             }
             Job::TaxonomyList(t) => {
@@ -450,7 +469,7 @@ impl Renderer<'_> {
                 d.str("term").str(&tax.name).str(&tax.slug).str(&tax.permalink);
                 d.str(&term.name).str(&term.slug).str(&term.permalink).str(&term.path);
                 d.u64(*n as u64).u64(tax.paginate_by.unwrap_or(0) as u64);
-                self.list_digest(&mut d, &term.pages);
+                self.list_digest(d, &term.pages);
             }
             Job::Atom(of) | Job::Rss(of) => {
                 d.str(if matches!(planned.job, Job::Atom(_)) { "atom" } else { "rss" });
@@ -472,7 +491,7 @@ impl Renderer<'_> {
                 d.str("copy").str(&from.to_string_lossy()).u64(meta.len());
                 d.u64(modified.as_nanos() as u64);
             }
-            Job::Sitemap => self.sitemap_digest(&mut d),
+            Job::Sitemap => self.sitemap_digest(d),
             Job::SearchIndex => {
                 d.str("search");
                 for p in self.search_pages() {
@@ -483,7 +502,7 @@ impl Renderer<'_> {
             }
             Job::Robots | Job::Redirect(_) | Job::Embedded(_) => return None,
         }
-        Some(d.finish())
+        Some(())
     }
 
     /// Digests what [`Renderer::sitemap`] reads, in the same order, without building it.

@@ -48,7 +48,7 @@ pub struct Lookup {
 }
 
 /// A template function that reads the [`Lookup`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Function {
     /// `get_url(path, cachebust)`.
     GetUrl,
