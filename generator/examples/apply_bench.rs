@@ -47,14 +47,20 @@ fn main() {
         for _ in 0..n {
             engine.apply(&[]).unwrap_or_else(|err| panic!("apply failed:\n{err}"));
         }
-        println!("{n} no-change applies: {:.1} ms each", started.elapsed().as_secs_f64() * 1e3 / n as f64);
+        println!(
+            "{n} no-change applies: {:.1} ms each",
+            started.elapsed().as_secs_f64() * 1e3 / n as f64
+        );
         return;
     }
     let blog = root.join("content/blog");
     let count = std::fs::read_dir(&blog).expect("content/blog exists").count() - 1;
     let middle = blog.join(format!("post-{:05}.md", count / 2));
     let original = std::fs::read_to_string(&middle).expect("the middle post reads");
-    println!("{:<14} {:>9} {:>9} {:>9} {:>8}", "edit", "apply ms", "rendered", "written", "removed");
+    println!(
+        "{:<14} {:>9} {:>9} {:>9} {:>8}",
+        "edit", "apply ms", "rendered", "written", "removed"
+    );
     for round in 0..rounds {
         let edits: Vec<(&str, Box<dyn Fn() -> Vec<Change>>)> = vec![
             ("no change", Box::new(Vec::new)),
@@ -105,9 +111,8 @@ fn main() {
         for (name, edit) in edits {
             let changes = edit();
             let started = Instant::now();
-            let report = engine
-                .apply(&changes)
-                .unwrap_or_else(|err| panic!("{name} failed:\n{err}"));
+            let report =
+                engine.apply(&changes).unwrap_or_else(|err| panic!("{name} failed:\n{err}"));
             let ms = started.elapsed().as_secs_f64() * 1000.0;
             println!(
                 "{name:<14} {ms:>9.1} {:>9} {:>9} {:>8}",

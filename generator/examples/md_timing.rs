@@ -58,7 +58,8 @@ fn main() {
     }
 
     if let Some(dump) = dump {
-        let render_one = |(_, body): &(String, String)| render(body, &opts, Some(&highlighter), &links);
+        let render_one =
+            |(_, body): &(String, String)| render(body, &opts, Some(&highlighter), &links);
         let rendered: Vec<Rendered> = bodies.iter().map(render_one).collect();
         std::fs::write(dump, describe(&bodies, &rendered)).expect("dump is written");
     }

@@ -376,7 +376,9 @@ impl Engine {
             Class::Static => dirty.other = true,
             Class::Doc(content_path) => {
                 let known_dir = self.tree.as_ref().is_some_and(|tree| {
-                    tree.section_dirs.binary_search_by(|d| d.as_str().cmp(content::parent_of(&content_path))).is_ok()
+                    tree.section_dirs
+                        .binary_search_by(|d| d.as_str().cmp(content::parent_of(&content_path)))
+                        .is_ok()
                 });
                 if known_dir && !self.root.join("content").join(&content_path).is_dir() {
                     dirty.docs.push(content_path);
@@ -549,7 +551,14 @@ impl Engine {
     /// preparation needs, for any other edit.
     fn patch(&mut self, kept: Prepared, edited: &[String]) -> Option<Prepared> {
         let Prepared {
-            mut site, mut values, plan, fixed, parse_diags, markdown_diags, asset_urls, ..
+            mut site,
+            mut values,
+            plan,
+            fixed,
+            parse_diags,
+            markdown_diags,
+            asset_urls,
+            ..
         } = kept;
         let loaded = self.config.as_ref()?;
         let tree = self.tree.as_ref()?;
@@ -577,15 +586,23 @@ impl Engine {
             if !same_structure(&site, *i, front) {
                 return None;
             }
-            changed.push((*i, front.clone(), body.clone(), *body_line, doc.digest));
+            changed.push((
+                *i,
+                front.clone(),
+                body.clone(),
+                *body_line,
+                doc.digest,
+                doc.front_digest,
+            ));
         }
         let mut pages = Vec::with_capacity(changed.len());
-        for (i, front, body, body_line, digest) in changed {
+        for (i, front, body, body_line, digest, front_digest) in changed {
             let page = &mut site.pages[i];
             page.front = front;
             page.body = body;
             page.body_line = body_line;
             page.digest = digest;
+            page.front_digest = front_digest;
             pages.push(i);
         }
         pages.sort_unstable();
@@ -607,15 +624,21 @@ impl Engine {
         markdown_diags.retain(|d| d.source.as_ref().is_none_or(|s| !sources.contains(s)));
         markdown_diags.extend(fresh);
 
-        let old_summaries: Vec<Digest> = pages.iter().map(|&i| values.digests.summaries[i]).collect();
+        let old_summaries: Vec<Digest> =
+            pages.iter().map(|&i| values.digests.summaries[i]).collect();
         let old_pages = values.digests.pages.clone();
         let old_sections = values.digests.sections.clone();
         let (rebuilt, sections) =
             values.patch(&site, &asset_urls, &mut self.values, &site_digest, &pages);
         let mut affected = Affected { clock: self.request.now.is_none(), ..Affected::default() };
-        affected.inputs.extend(old_summaries);
-        affected.inputs.extend(rebuilt.iter().map(|&i| old_pages[i]));
-        affected.inputs.extend(sections.iter().map(|&s| old_sections[s]));
+        // Only digests that changed can change a fingerprint.
+        let summaries =
+            pages.iter().zip(old_summaries).map(|(&i, old)| (old, values.digests.summaries[i]));
+        let full = rebuilt.iter().map(|&i| (old_pages[i], values.digests.pages[i]));
+        let lists = sections.iter().map(|&s| (old_sections[s], values.digests.sections[s]));
+        affected
+            .inputs
+            .extend(summaries.chain(full).chain(lists).filter(|(a, b)| a != b).map(|(a, _)| a));
         for &i in &rebuilt {
             affected.calls.push((Function::GetPage, site.pages[i].content_path.clone()));
         }
@@ -690,14 +713,15 @@ impl Engine {
         }
 
         // Render what changed, stage, and commit.
-        let stager = Stager::open_known(&self.state_dir, &self.output, self.known.take())
-            .map_err(|err| {
+        let stager = Stager::open_known(&self.state_dir, &self.output, self.known.take()).map_err(
+            |err| {
                 fail(vec![Diagnostic::error(
                     None,
                     None,
                     format!("cannot open output {}: {err}", self.output.display()),
                 )])
-            })?;
+            },
+        )?;
         // A patch looks again only at the outputs that read what it changed.
         let subset: Vec<usize> = match &prepared.patched {
             Some(affected) if stager.record_is_known() => {
@@ -791,7 +815,11 @@ impl Engine {
             }
         }
         let (write, known) = stager.commit_known(keep).map_err(|err| {
-            fail(vec![Diagnostic::error(None, None, format!("cannot write the output folder: {err}"))])
+            fail(vec![Diagnostic::error(
+                None,
+                None,
+                format!("cannot write the output folder: {err}"),
+            )])
         })?;
         self.known = Some(known);
         self.next_future = site.next_future;
@@ -931,8 +959,11 @@ fn reread(root: &Path, tree: &mut Tree, content_path: &str) -> bool {
     match std::fs::read(&path) {
         Ok(bytes) => {
             let name = content_path.rsplit('/').next().unwrap_or(content_path);
-            let kind =
-                if name == "_index.md" { DocKind::Section } else { DocKind::Page { bundle: false } };
+            let kind = if name == "_index.md" {
+                DocKind::Section
+            } else {
+                DocKind::Page { bundle: false }
+            };
             let digest = *blake3::hash(&bytes).as_bytes();
             let doc = RawDoc {
                 source: Source::File(format!("content/{content_path}")),
@@ -959,7 +990,8 @@ fn parse_cached(
     config: &Config,
     site_digest: &Digest,
 ) -> (Vec<Parsed>, Vec<String>, Vec<Diagnostic>) {
-    let key_of = |digest: &Digest| Digester::new("parse").digest(site_digest).digest(digest).finish();
+    let key_of =
+        |digest: &Digest| Digester::new("parse").digest(site_digest).digest(digest).finish();
     let fresh: Vec<(String, ParsedDoc)> = tree
         .docs
         .par_iter()

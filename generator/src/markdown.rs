@@ -1105,7 +1105,12 @@ where
     ///
     /// An id wanted a second time is where streaming stops: given out page-wide, explicit ids
     /// would come first and suffixes last, which a heading further up cannot know about.
-    fn give_heading_its_id(&mut self, level: HeadingLevel, explicit_id: Option<&str>, offset: usize) {
+    fn give_heading_its_id(
+        &mut self,
+        level: HeadingLevel,
+        explicit_id: Option<&str>,
+        offset: usize,
+    ) {
         let text = self.read_heading_ahead();
         let strategy = self.context.opts.slug_strategy;
         let id = explicit_id.map_or_else(|| heading_slug(&text, strategy), str::to_owned);
@@ -1198,8 +1203,8 @@ where
         let same_page = dest_url.starts_with('#');
         self.emit(Event::Start(Tag::Link { link_type, dest_url, title, id }));
         if same_page {
-            self.summary_unlinking = self
-                .swap_for_summary(|event| *event = Event::InlineHtml(CowStr::Borrowed("")));
+            self.summary_unlinking =
+                self.swap_for_summary(|event| *event = Event::InlineHtml(CowStr::Borrowed("")));
         }
     }
 

@@ -530,11 +530,9 @@ impl Stager {
         };
         fs::remove_file(&self.marker_path)?;
         let unchanged = kept + self.unchanged.into_inner().unwrap_or_else(|e| e.into_inner());
-        let stamp = FileStamp::of(&self.record_path).ok_or_else(|| {
-            io::Error::other(format!("{} vanished", self.record_path.display()))
-        })?;
-        let known =
-            KnownRecord { record, stamp, journal: FileStamp::of(&journal), journal_len };
+        let stamp = FileStamp::of(&self.record_path)
+            .ok_or_else(|| io::Error::other(format!("{} vanished", self.record_path.display())))?;
+        let known = KnownRecord { record, stamp, journal: FileStamp::of(&journal), journal_len };
         Ok((WriteReport { written, unchanged, removed }, known))
     }
 

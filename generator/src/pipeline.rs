@@ -14,11 +14,11 @@ use rayon::prelude::*;
 use crate::config::Config;
 use crate::content::{self, AssetFile};
 use crate::diagnostic::{BuildFailed, Diagnostic, Source};
+use crate::digest::{Digest, Digester};
 use crate::highlight::Highlighter;
 use crate::markdown::{
     self, LinkResolver, LinkTarget, MarkdownOptions, Rendered, Severity, TargetStatus,
 };
-use crate::digest::{Digest, Digester};
 use crate::output::WriteReport;
 use crate::render::CopyFile;
 use crate::site::{Site, Skip};
@@ -344,9 +344,10 @@ pub(crate) fn check_anchors(site: &Site) -> Vec<Diagnostic> {
     };
     let mut diags = Vec::new();
     let docs = site.pages.iter().map(|p| (&p.source, page_doc(p), p.body_line)).chain(
-        site.sections.iter().filter(|s| s.source.is_some()).map(|s| {
-            (s.source.as_ref().unwrap_or(&Source::Site), section_doc(s), s.body_line)
-        }),
+        site.sections
+            .iter()
+            .filter(|s| s.source.is_some())
+            .map(|s| (s.source.as_ref().unwrap_or(&Source::Site), section_doc(s), s.body_line)),
     );
     for (source, own, body_line) in docs {
         let Some(own) = own else { continue };

@@ -12,9 +12,9 @@ use serde::Serialize;
 use tera::{Context, Value};
 
 use crate::diagnostic::{Diagnostic, Source};
+use crate::digest::{Digest, Digester};
 use crate::feed::{self, FeedScope, SitemapEntry};
 use crate::site::Site;
-use crate::digest::{Digest, Digester};
 use crate::templates::{self, Call, Templates};
 use crate::url;
 use crate::values::Values;

@@ -15,8 +15,8 @@ use rayon::prelude::*;
 use crate::config::Config;
 use crate::content::{self, DocKind, RawDoc};
 use crate::date;
-use crate::digest::Digest;
 use crate::diagnostic::{Diagnostic, Source};
+use crate::digest::Digest;
 use crate::frontmatter::{self, PageFront, SectionFront, SortBy};
 use crate::markdown::Rendered;
 use crate::slug::{SlugStrategy, slugify};
@@ -76,6 +76,8 @@ pub struct Page {
     pub higher: Option<usize>,
     /// The digest of its front matter and body as read.
     pub digest: Digest,
+    /// The digest of its front matter's text.
+    pub front_digest: Digest,
     /// The rendered markdown, once [`crate::build`] has rendered it. Its HTML is in
     /// `content`, not here.
     pub rendered: Option<Arc<Rendered>>,
@@ -207,6 +209,9 @@ pub struct DocMeta {
     pub kind: DocKind,
     /// The digest of its bytes as read.
     pub digest: Digest,
+    /// The digest of its front matter's text alone: what does not change when only the
+    /// body is edited.
+    pub front_digest: Digest,
 }
 
 /// A parsed document, before the model is built. Cheap to clone: the engine keeps one per
@@ -240,10 +245,8 @@ pub enum Parsed {
 /// Decodes and parses every document in parallel. Returns the parsed ones and every
 /// diagnostic, so that one bad file does not hide the others.
 fn parse_docs(docs: Vec<RawDoc>, config: &Config) -> (Vec<Parsed>, Vec<String>, Vec<Diagnostic>) {
-    let results: Vec<_> = docs
-        .par_iter()
-        .map(|doc| (doc.content_path.clone(), parse_doc(doc, config)))
-        .collect();
+    let results: Vec<_> =
+        docs.par_iter().map(|doc| (doc.content_path.clone(), parse_doc(doc, config))).collect();
     let mut parsed = Vec::with_capacity(results.len());
     let mut broken = Vec::new();
     let mut diagnostics = Vec::new();
@@ -287,6 +290,7 @@ pub fn parse_doc(doc: &RawDoc, config: &Config) -> (Option<Parsed>, Vec<Diagnost
         content_path: doc.content_path.clone(),
         kind: doc.kind,
         digest: *blake3::hash(&doc.bytes).as_bytes(),
+        front_digest: *blake3::hash(split.front.as_bytes()).as_bytes(),
     };
     match doc.kind {
         DocKind::Page { .. } => match frontmatter::parse_page(&split, tz) {
@@ -374,13 +378,8 @@ impl Site {
 }
 
 /// What the builder hands on: sections, pages, skipped pages, targets, the next future date.
-type Assembled = (
-    Vec<Section>,
-    Vec<Page>,
-    Vec<(Source, Skip)>,
-    HashMap<String, Target>,
-    Option<DateTime<Utc>>,
-);
+type Assembled =
+    (Vec<Section>, Vec<Page>, Vec<(Source, Skip)>, HashMap<String, Target>, Option<DateTime<Utc>>);
 
 /// The state of model building, so that each step is a short method.
 struct Builder<'a> {
@@ -575,6 +574,7 @@ impl<'a> Builder<'a> {
             lower: None,
             higher: None,
             digest: doc.digest,
+            front_digest: doc.front_digest,
             rendered: None,
             md_digest: Digest::default(),
             content: tera::Value::none(),

@@ -147,10 +147,11 @@ pub fn unchanged(
     if !fresh {
         return None;
     }
-    let saved = snapshot.journal.map_or(snapshot.record.modified, |j| j.modified.max(snapshot.record.modified));
+    let saved = snapshot
+        .journal
+        .map_or(snapshot.record.modified, |j| j.modified.max(snapshot.record.modified));
     let outputs_same = snapshot.outputs.iter().all(|(rel, stamp)| {
-        stamp.modified < saved
-            && FileStamp::of(&output.join(rel)) == Some(*stamp)
+        stamp.modified < saved && FileStamp::of(&output.join(rel)) == Some(*stamp)
     });
     (outputs_same && stamp_inputs(root) == snapshot.inputs).then_some(snapshot)
 }

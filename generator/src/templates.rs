@@ -148,11 +148,7 @@ pub struct Templates {
 
 impl Templates {
     /// Loads the three layers of templates. Returns every template error at once.
-    pub fn load(
-        root: &Path,
-        theme: Option<&str>,
-        tz: Tz,
-    ) -> Result<Templates, Vec<Diagnostic>> {
+    pub fn load(root: &Path, theme: Option<&str>, tz: Tz) -> Result<Templates, Vec<Diagnostic>> {
         let mut layers: BTreeMap<String, (Source, String)> = BTreeMap::new();
         let mut errors = Vec::new();
         if let Some(templates) = DEFAULT_THEME.get_dir("templates") {
@@ -523,8 +519,18 @@ fn date_filter(value: &Value, kwargs: &Kwargs, site_tz: Tz) -> TeraResult<String
 fn common_date_format(format: &str, local: &DateTime<Tz>) -> Option<String> {
     use chrono::Datelike;
     const MONTHS: [&str; 12] = [
-        "January", "February", "March", "April", "May", "June", "July", "August", "September",
-        "October", "November", "December",
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
     ];
     let (year, month, day) = (local.year(), local.month(), local.day());
     // chrono writes a year outside 0..=9999 with a sign; leave those to it.

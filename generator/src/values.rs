@@ -91,7 +91,6 @@ struct Summary<'a> {
     slug: &'a str,
     content_path: &'a str,
     summary: Option<&'a str>,
-    word_count: usize,
     reading_time: usize,
     taxonomies: BTreeMap<&'a str, Vec<TermLink>>,
     authors: &'a [String],
@@ -103,6 +102,7 @@ struct Summary<'a> {
 #[derive(Serialize)]
 struct FullPage<'a> {
     content: Value,
+    word_count: usize,
     toc: &'a [Heading],
     lower: Option<Value>,
     higher: Option<Value>,
@@ -321,7 +321,12 @@ impl Values {
 /// The digest of what a page's summary is built from.
 fn summary_key(site: &Site, page: &Page, site_digest: &Digest) -> Digest {
     let mut d = Digester::new("summary");
-    d.digest(site_digest).digest(&page.digest).digest(&page.md_digest);
+    // What the summary reads of the page's text: the part before `<!-- more -->` and the
+    // reading time, not the rest of the body.
+    let rendered = page.rendered.as_deref();
+    d.digest(site_digest).digest(&page.front_digest);
+    d.opt_str(rendered.and_then(|r| r.summary.as_deref()));
+    d.u64(rendered.map_or(1, |r| r.reading_time) as u64);
     d.str(&page.content_path).str(&page.path).str(&page.permalink).str(&page.slug);
     d.u64(page.date.map_or(u64::MAX, |date| date.timestamp() as u64));
     for &(t, k) in &page.terms {
@@ -333,9 +338,15 @@ fn summary_key(site: &Site, page: &Page, site_digest: &Digest) -> Digest {
 }
 
 /// The digest of what a page's full value is built from, its summary's included.
-fn page_key(site: &Site, page: &Page, summary_keys: &[Digest], i: usize, assets: &[String]) -> Digest {
+fn page_key(
+    site: &Site,
+    page: &Page,
+    summary_keys: &[Digest],
+    i: usize,
+    assets: &[String],
+) -> Digest {
     let mut d = Digester::new("page");
-    d.digest(&summary_keys[i]);
+    d.digest(&summary_keys[i]).digest(&page.md_digest);
     for neighbour in [page.lower, page.higher] {
         match neighbour {
             Some(n) => d.u64(1).digest(&summary_keys[n]),
@@ -412,7 +423,6 @@ fn summary<'a>(site: &'a Site, page: &'a Page) -> Value {
         slug: &page.slug,
         content_path: &page.content_path,
         summary: rendered.and_then(|r| r.summary.as_deref()),
-        word_count: rendered.map_or(0, |r| r.word_count),
         reading_time: rendered.map_or(1, |r| r.reading_time),
         taxonomies: page_terms(site, page),
         authors: &page.front.authors,
@@ -433,6 +443,7 @@ fn full_page(
     let section = &site.sections[page.section];
     let own = Value::from_serializable(&FullPage {
         content: page.content.clone(),
+        word_count: rendered.map_or(0, |r| r.word_count),
         toc: rendered.map_or(&[], |r| r.toc.as_slice()),
         lower: page.lower.map(|i| summaries[i].clone()),
         higher: page.higher.map(|i| summaries[i].clone()),
