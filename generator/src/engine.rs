@@ -200,6 +200,8 @@ pub struct Engine {
     edited: Vec<String>,
     /// Which outputs of `kept`'s plan read what; built when a patch first needs it.
     index: Option<DepIndex>,
+    /// Short hashes of copied files, for `get_url(cachebust=true)`.
+    file_hashes: pipeline::FileHashes,
 }
 
 /// What a set of changes means for the engine's caches.
@@ -238,6 +240,7 @@ impl Engine {
             kept: None,
             edited: Vec::new(),
             index: None,
+            file_hashes: HashMap::new(),
         }
     }
 
@@ -527,7 +530,8 @@ impl Engine {
         // Values and the plan.
         let values = Values::build_cached(&site, &asset_urls, &mut self.values, &site_digest);
         clock.step("page values");
-        let mut lookup = pipeline::lookup(&site, &values, &copies, &embedded);
+        let mut lookup =
+            pipeline::lookup(&site, &values, &copies, &embedded, &mut self.file_hashes);
         lookup.now = crate::values::date_text(&now);
         templates.set_lookup(lookup);
         clock.step("template values");

@@ -535,6 +535,7 @@ pub(crate) fn lookup(
     values: &Values,
     copies: &[CopyFile],
     embedded: &[(String, Arc<[u8]>)],
+    file_hashes: &mut FileHashes,
 ) -> Lookup {
     let mut lookup = Lookup {
         base_url: site.config.base_url.clone(),
@@ -563,15 +564,35 @@ pub(crate) fn lookup(
     for (path, bytes) in embedded {
         lookup.static_hashes.insert(path.clone(), blake3::hash(bytes).to_hex()[..8].to_string());
     }
+    // Files are hashed again only when their length or time changed.
+    let hashed: Vec<(PathBuf, crate::output::FileStamp, String)> = copies
+        .par_iter()
+        .filter_map(|copy| {
+            let stamp = crate::output::FileStamp::of(&copy.from)?;
+            match file_hashes.get(&copy.from) {
+                Some((known, hash)) if *known == stamp => None,
+                _ => {
+                    let bytes = std::fs::read(&copy.from).ok()?;
+                    let hash = blake3::hash(&bytes).to_hex()[..8].to_string();
+                    Some((copy.from.clone(), stamp, hash))
+                }
+            }
+        })
+        .collect();
+    for (from, stamp, hash) in hashed {
+        file_hashes.insert(from, (stamp, hash));
+    }
     for copy in copies {
-        if let Ok(bytes) = std::fs::read(&copy.from) {
-            lookup
-                .static_hashes
-                .insert(copy.path.clone(), blake3::hash(&bytes).to_hex()[..8].to_string());
+        if let Some((_, hash)) = file_hashes.get(&copy.from) {
+            lookup.static_hashes.insert(copy.path.clone(), hash.clone());
         }
     }
     lookup
 }
+
+/// The short hash of each file copied into the output, by source path, with the stamp the
+/// file had when hashed.
+pub(crate) type FileHashes = HashMap<PathBuf, (crate::output::FileStamp, String)>;
 
 /// The value `get_taxonomy` returns for `tax`, with its digest.
 pub(crate) fn taxonomy_value(
