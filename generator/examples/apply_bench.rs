@@ -62,7 +62,7 @@ fn main() {
         "edit", "apply ms", "rendered", "written", "removed"
     );
     for round in 0..rounds {
-        let edits: Vec<(&str, Box<dyn Fn() -> Vec<Change>>)> = vec![
+        let edits: Vec<(&str, Edit)> = vec![
             ("no change", Box::new(Vec::new)),
             (
                 "body edit",
@@ -128,6 +128,9 @@ fn main() {
         }
     }
 }
+
+/// One edit of the benchmark: it changes files and says what changed.
+type Edit<'a> = Box<dyn Fn() -> Vec<Change> + 'a>;
 
 fn write(path: &Path, text: &str) -> Vec<Change> {
     std::fs::write(path, text).expect("the post writes");

@@ -839,7 +839,6 @@ impl Engine {
             warnings: diags,
             elapsed: started.elapsed(),
         };
-        drop(renderer);
         self.kept = Some(prepared);
         Ok(ApplyReport { rendered, elapsed: build.elapsed, build })
     }

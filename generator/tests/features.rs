@@ -1076,7 +1076,7 @@ fn bad_base_url_fails_naming_the_setting() {
     let site = Site::new();
     let mut request = site.request();
     request.base_url = Some("ftp://example.org".to_string());
-    let failed = kiln::build(&request).err().expect("a bad --base-url fails");
+    let failed = kiln::build(&request).expect_err("a bad --base-url fails");
     let lines = error_lines(&failed);
     assert!(
         lines.iter().any(|l| l.contains("--base-url") && l.contains("ftp://example.org")),
