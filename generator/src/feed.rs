@@ -205,7 +205,8 @@ pub fn atom(site: &Site, scope: &FeedScope, html_of: HtmlOf<'_>) -> String {
     let self_url = crate::url::permalink(&site.config.base_url, &format!("{}atom.xml", scope.dir));
     let entries: Vec<atom::Entry> =
         pages.iter().map(|&(i, page)| atom_entry(site, page, html_of(i))).collect();
-    let updated = pages.iter().filter_map(|(_, p)| p.front.updated.or(p.date)).max().unwrap_or_default();
+    let updated =
+        pages.iter().filter_map(|(_, p)| p.front.updated.or(p.date)).max().unwrap_or_default();
     let feed = atom::Feed {
         title: atom::Text::plain(scope.title.clone()),
         id: scope.home.to_string(),

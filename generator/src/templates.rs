@@ -406,8 +406,18 @@ fn date_filter(value: &Value, kwargs: &Kwargs, site_tz: Tz) -> TeraResult<String
 fn common_date_format(format: &str, local: &DateTime<Tz>) -> Option<String> {
     use chrono::Datelike;
     const MONTHS: [&str; 12] = [
-        "January", "February", "March", "April", "May", "June", "July", "August", "September",
-        "October", "November", "December",
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
     ];
     let (year, month, day) = (local.year(), local.month(), local.day());
     // chrono writes a year outside 0..=9999 with a sign; leave those to it.
