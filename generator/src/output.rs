@@ -125,9 +125,13 @@ struct StagedFile {
     temp: PathBuf,
     target: PathBuf,
     rel: String,
-    /// The temporary file's stamp, read from the open file after writing; a rename keeps the
-    /// length and modification time, so it is the stamp of the file in place too.
-    stamp: Option<FileStamp>,
+}
+
+/// A [`Record`] borrowed for saving; it serializes exactly as one.
+#[derive(Serialize)]
+struct RecordRef<'a> {
+    output: &'a str,
+    files: &'a BTreeMap<String, FileRecord>,
 }
 
 /// Stages outputs for one build of one output folder.
@@ -199,19 +203,21 @@ impl Stager {
     pub fn stage(&self, rel: &str, bytes: &[u8], sources: Vec<Source>) -> Result<(), Diagnostic> {
         let hash = blake3::hash(bytes).to_hex().to_string();
         let target = self.output.join(rel);
-        // A written file gets its stamp once it is in place, at the commit.
-        let mut stamp = None;
+        let stamp;
         match self.unchanged_stamp(rel, &hash, &target) {
             Some(verified) => {
                 stamp = verified;
                 *lock(&self.unchanged) += 1;
             }
             None => {
-                let (temp, stamp) = self.write_temp(&target, bytes).map_err(|err| {
+                // The temporary file's stamp, read from the open file after writing: the
+                // rename at the commit keeps its length and modification time.
+                let (temp, written) = self.write_temp(&target, bytes).map_err(|err| {
                     let message = format!("cannot write output `{rel}`: {err}");
                     Diagnostic::error(sources.first().cloned(), None, message)
                 })?;
-                lock(&self.staged).push(StagedFile { temp, target, rel: rel.to_string(), stamp });
+                stamp = written;
+                lock(&self.staged).push(StagedFile { temp, target, rel: rel.to_string() });
             }
         }
         lock(&self.new).insert(rel.to_string(), FileRecord { hash, sources, stamp });
@@ -314,28 +320,22 @@ impl Stager {
     /// record.
     pub fn commit(self) -> io::Result<WriteReport> {
         let staged = self.staged.into_inner().unwrap_or_else(|e| e.into_inner());
-        let mut new = self.new.into_inner().unwrap_or_else(|e| e.into_inner());
+        let new = self.new.into_inner().unwrap_or_else(|e| e.into_inner());
         write_synced(&self.marker_path, b"a commit is under way\n")?;
 
-        let stamps = staged
-            .par_iter()
-            .map(|file| {
-                fs::rename(&file.temp, &file.target)?;
-                Ok((file.rel.as_str(), file.stamp))
-            })
-            .collect::<io::Result<Vec<_>>>()?;
-        let mut written = Vec::with_capacity(stamps.len());
-        for (rel, stamp) in stamps {
-            if let Some(record) = new.get_mut(rel) {
-                record.stamp = stamp;
-            }
-            written.push(rel.to_string());
-        }
+        // The record is complete before the renames (every stamp is known), so it is
+        // serialized while they run; it is saved only after them, as before.
+        let output = self.output.to_string_lossy();
+        let (renamed, json) = rayon::join(
+            || staged.par_iter().try_for_each(|file| fs::rename(&file.temp, &file.target)),
+            || serde_json::to_vec(&RecordRef { output: &output, files: &new }),
+        );
+        renamed?;
+        let json = json.map_err(io::Error::other)?;
+        let mut written: Vec<String> = staged.into_iter().map(|file| file.rel).collect();
         written.sort();
 
         let removed = remove_stale(&self.output, &self.old, &new)?;
-        let record = Record { output: self.output.to_string_lossy().into_owned(), files: new };
-        let json = serde_json::to_vec(&record).map_err(io::Error::other)?;
         let temp = self.record_path.with_extension(format!("json{TEMP_SUFFIX}"));
         write_synced(&temp, &json)?;
         fs::rename(&temp, &self.record_path)?;
