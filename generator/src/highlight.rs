@@ -58,6 +58,9 @@ pub enum HighlightError {
     UnknownTheme(String),
 }
 
+/// One highlighted block, filled by the first thread that asks for it.
+type BlockSlot = Arc<OnceLock<Arc<str>>>;
+
 /// Highlights code blocks for one pair of light and dark themes.
 ///
 /// Build it once per site and share it by reference: it is `Send + Sync`, and the grammar
@@ -68,7 +71,7 @@ pub struct Highlighter {
     /// microseconds a line, and the same block recurs: across posts of a site, and in every
     /// rebuild of a post whose code did not change. Each block is highlighted once: a thread
     /// that wants a block another thread is highlighting waits for it.
-    cache: Mutex<HashMap<[u8; 32], Arc<OnceLock<Arc<str>>>>>,
+    cache: Mutex<HashMap<[u8; 32], BlockSlot>>,
     /// Per language, whether a first block has been highlighted. giallo compiles a grammar's
     /// regular expressions on first use, outside any lock, so two threads starting on the
     /// same language at once would both compile them (about 100M instructions for Rust); the
