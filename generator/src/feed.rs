@@ -13,6 +13,9 @@
 //! could say the same with `xml:base`, but RSS has nothing like it, so both feeds carry
 //! absolute URLs.
 
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex, OnceLock};
+
 use atom_syndication as atom;
 use chrono::{DateTime, FixedOffset, Utc};
 use lol_html::html_content::Element;
@@ -57,8 +60,38 @@ fn page_authors<'a>(site: &'a Site, page: &'a Page) -> Vec<&'a str> {
     }
 }
 
+/// Entry HTML already made, by the hash of what it is made from (see [`content_html`]).
+type EntryCache = Mutex<HashMap<[u8; 32], Arc<OnceLock<Arc<str>>>>>;
+
+static ENTRY_HTML: LazyLock<EntryCache> = LazyLock::new(Mutex::default);
+
+/// Entries kept before the cache starts over; a build needs a few per feed at most.
+const ENTRY_CACHE_LIMIT: usize = 4096;
+
 /// The page's HTML for a feed entry, with its relative URLs made absolute.
+///
+/// A page is in several feeds (Atom and RSS, the site's, its section's, each of its terms'),
+/// and rewriting its HTML is the most expensive part of a feed, so each entry is made once and
+/// kept by the hash of the HTML and the two URLs it depends on. The same inputs always give
+/// the same entry, so the cache is shared by every build of the process.
 fn content_html(site: &Site, page: &Page, html: &str) -> String {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(page.permalink.as_bytes()).update(&[0]);
+    hasher.update(site.config.base_url.as_bytes()).update(&[0]);
+    let key = *hasher.update(html.as_bytes()).finalize().as_bytes();
+    let slot = {
+        let mut cache = ENTRY_HTML.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= ENTRY_CACHE_LIMIT && !cache.contains_key(&key) {
+            cache.clear();
+        }
+        cache.entry(key).or_default().clone()
+    };
+    // Another feed asking for the same entry meanwhile waits for this one instead of
+    // rewriting the page again.
+    slot.get_or_init(|| Arc::from(rewrite_content_html(site, page, html))).to_string()
+}
+
+fn rewrite_content_html(site: &Site, page: &Page, html: &str) -> String {
     let Some(base) = UrlBase::new(&page.permalink, &site.config.base_url) else {
         return html.to_string();
     };

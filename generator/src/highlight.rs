@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::{LazyLock, Mutex};
+use std::sync::{Arc, LazyLock, Mutex, OnceLock};
 
 use giallo::{
     DataAttrPosition, GIALLO_CSS, HighlightOptions, HtmlRenderer, Registry, RenderOptions,
@@ -58,6 +58,9 @@ pub enum HighlightError {
     UnknownTheme(String),
 }
 
+/// One highlighted block, filled by the first thread that asks for it.
+type BlockSlot = Arc<OnceLock<Arc<str>>>;
+
 /// Highlights code blocks for one pair of light and dark themes.
 ///
 /// Build it once per site and share it by reference: it is `Send + Sync`, and the grammar
@@ -66,8 +69,14 @@ pub enum HighlightError {
 pub struct Highlighter {
     /// Highlighted blocks by the hash of their language and text. Highlighting costs tens of
     /// microseconds a line, and the same block recurs: across posts of a site, and in every
-    /// rebuild of a post whose code did not change.
-    cache: Mutex<HashMap<[u8; 32], std::sync::Arc<str>>>,
+    /// rebuild of a post whose code did not change. Each block is highlighted once: a thread
+    /// that wants a block another thread is highlighting waits for it.
+    cache: Mutex<HashMap<[u8; 32], BlockSlot>>,
+    /// Per language, whether a first block has been highlighted. giallo compiles a grammar's
+    /// regular expressions on first use, outside any lock, so two threads starting on the
+    /// same language at once would both compile them (about 100M instructions for Rust); the
+    /// first block of each language is highlighted alone.
+    warmed: Mutex<HashMap<String, Arc<OnceLock<()>>>>,
     registry: &'static Registry,
     light: String,
     dark: String,
@@ -92,6 +101,7 @@ impl Highlighter {
         };
         Ok(Self {
             cache: Mutex::default(),
+            warmed: Mutex::default(),
             registry,
             light: light_theme.to_owned(),
             dark: dark_theme.to_owned(),
@@ -122,13 +132,25 @@ impl Highlighter {
         let mut hasher = blake3::Hasher::new();
         hasher.update(lang.as_bytes()).update(&[0]).update(code.as_bytes());
         let key = *hasher.finalize().as_bytes();
-        let cached = self.cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key).cloned();
-        if let Some(html) = cached {
-            return html.to_string();
+        let slot =
+            self.cache.lock().unwrap_or_else(|e| e.into_inner()).entry(key).or_default().clone();
+        slot.get_or_init(|| self.highlight_warmed(code, lang).into()).to_string()
+    }
+
+    /// Highlights a block, alone if it is the first of its language (see `warmed`).
+    fn highlight_warmed(&self, code: &str, lang: &str) -> String {
+        let gate = {
+            let mut warmed = self.warmed.lock().unwrap_or_else(|e| e.into_inner());
+            warmed.entry(lang.to_ascii_lowercase()).or_default().clone()
+        };
+        if gate.get().is_none() {
+            let mut first = None;
+            gate.get_or_init(|| first = Some(self.highlight_uncached(code, lang)));
+            if let Some(html) = first {
+                return html;
+            }
         }
-        let html = self.highlight_uncached(code, lang);
-        self.cache.lock().unwrap_or_else(|e| e.into_inner()).insert(key, html.as_str().into());
-        html
+        self.highlight_uncached(code, lang)
     }
 
     fn highlight_uncached(&self, code: &str, lang: &str) -> String {

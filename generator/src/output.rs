@@ -187,9 +187,6 @@ struct StagedFile {
     temp: PathBuf,
     target: PathBuf,
     rel: String,
-    /// The temporary file's stamp, read from the open file after writing; a rename keeps the
-    /// length and modification time, so it is the stamp of the file in place too.
-    stamp: Option<FileStamp>,
 }
 
 /// The paths of the record and of the interrupted-commit marker of `output` in `state_dir`.
@@ -324,19 +321,21 @@ impl Stager {
     pub fn stage(&self, rel: &str, bytes: &[u8], sources: Vec<Source>) -> Result<(), Diagnostic> {
         let hash = blake3::hash(bytes).to_hex().to_string();
         let target = self.output.join(rel);
-        // A written file gets its stamp once it is in place, at the commit.
-        let mut stamp = None;
+        let stamp;
         match self.unchanged_stamp(rel, &hash, &target) {
             Some(verified) => {
                 stamp = verified;
                 *lock(&self.unchanged) += 1;
             }
             None => {
-                let (temp, stamp) = self.write_temp(&target, bytes).map_err(|err| {
+                // The temporary file's stamp, read from the open file after writing: the
+                // rename at the commit keeps its length and modification time.
+                let (temp, written) = self.write_temp(&target, bytes).map_err(|err| {
                     let message = format!("cannot write output `{rel}`: {err}");
                     Diagnostic::error(sources.first().cloned(), None, message)
                 })?;
-                lock(&self.staged).push(StagedFile { temp, target, rel: rel.to_string(), stamp });
+                stamp = written;
+                lock(&self.staged).push(StagedFile { temp, target, rel: rel.to_string() });
             }
         }
         lock(&self.new).insert(rel.to_string(), FileRecord { hash, sources, stamp });
@@ -477,20 +476,9 @@ impl Stager {
         new.extend(overlay);
         write_synced(&self.marker_path, b"a commit is under way\n")?;
 
-        let stamps = staged
-            .par_iter()
-            .map(|file| {
-                fs::rename(&file.temp, &file.target)?;
-                Ok((file.rel.as_str(), file.stamp))
-            })
-            .collect::<io::Result<Vec<_>>>()?;
-        let mut written = Vec::with_capacity(stamps.len());
-        for (rel, stamp) in stamps {
-            if let Some(record) = new.get_mut(rel) {
-                record.stamp = stamp;
-            }
-            written.push(rel.to_string());
-        }
+        // The record is complete before the renames: every stamp is known.
+        staged.par_iter().try_for_each(|file| fs::rename(&file.temp, &file.target))?;
+        let mut written: Vec<String> = staged.into_iter().map(|file| file.rel).collect();
         written.sort();
 
         let removed = remove_stale(&self.output, &stale)?;
