@@ -1917,3 +1917,26 @@ fn renamed_post_moves_its_output() {
     assert!(locs.contains(&"https://example.org/blog/second-name/".to_string()));
     assert!(!locs.iter().any(|l| l.contains("first-name")), "{locs:?}");
 }
+
+#[test]
+fn section_and_home_lists_never_show_the_tags_of_their_pages() {
+    let site = Site::new();
+    site.write(
+        "content/blog/tagged.md",
+        "+++\ntitle = \"Tagged\"\ndate = 2024-01-02\ntags = [\"Rust\", \"Web\"]\n+++\nText.\n",
+    );
+    site.write("content/blog/plain.md", "+++\ntitle = \"Plain\"\ndate = 2024-01-01\n+++\nText.\n");
+    site.build_ok();
+
+    for list in ["index.html", "blog/index.html"] {
+        let html = site.html(list);
+        // One term box, for the tagged post only, with its two tags linking to their pages.
+        assert_eq!(texts(&html, ".post-card .terms .tag"), ["Rust", "Web"], "{list}");
+        assert_eq!(
+            attrs(&html, ".post-card .terms .tag", "href"),
+            ["https://example.org/tags/rust/", "https://example.org/tags/web/"],
+            "{list}"
+        );
+        assert_eq!(texts(&html, ".post-card .terms").len(), 1, "{list}");
+    }
+}
