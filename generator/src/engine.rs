@@ -202,6 +202,8 @@ pub struct Engine {
     index: Option<DepIndex>,
     /// Short hashes of copied files, for `get_url(cachebust=true)`.
     file_hashes: pipeline::FileHashes,
+    /// Built for one apply only: keeps nothing for a next one.
+    one_shot: bool,
 }
 
 /// What a set of changes means for the engine's caches.
@@ -241,7 +243,15 @@ impl Engine {
             edited: Vec::new(),
             index: None,
             file_hashes: HashMap::new(),
+            one_shot: false,
         }
+    }
+
+    /// An engine for one build only, as `kiln build` runs it: it frees what a next apply
+    /// would reuse as soon as this one is done with it. A second apply still works; it
+    /// builds everything.
+    pub fn one_shot(request: BuildRequest) -> Self {
+        Self { one_shot: true, ..Self::new(request) }
     }
 
     /// The request the engine builds.
@@ -352,6 +362,8 @@ impl Engine {
         if dirty.config {
             self.config = None;
             self.parsed.clear();
+            // Parsing again needs the bytes, which the tree does not keep.
+            self.tree = None;
             self.highlighter = None;
             self.templates = None;
         }
@@ -469,11 +481,12 @@ impl Engine {
         if self.tree.is_none() {
             self.tree = Some(read_tree(&self.root));
         }
-        let Some(tree) = &self.tree else { unreachable!("the tree was just read") };
+        let Some(tree) = &mut self.tree else { unreachable!("the tree was just read") };
         fixed.extend(tree.diags.iter().cloned());
         clock.step("load content");
         let (parsed, broken, parse_diags) =
             parse_cached(tree, &mut self.parsed, &loaded.config, &site_digest);
+        let tree = &*tree;
         let (mut site, site_diags) = Site::assemble_parsed(
             loaded.config.clone(),
             parsed,
@@ -506,6 +519,17 @@ impl Engine {
             .clone();
         let markdown_diags =
             pipeline::render_markdown(&mut site, highlighter.as_deref(), &mut self.markdown, None);
+        if self.one_shot {
+            // Nothing will be rendered again: the markdown text is not needed any more, and on
+            // a large site it is a good part of the memory.
+            for page in &mut site.pages {
+                page.body = Arc::from("");
+            }
+            for section in &mut site.sections {
+                section.body = String::new();
+            }
+            self.parsed.clear();
+        }
         clock.step("markdown");
 
         // Templates and files.
@@ -537,6 +561,10 @@ impl Engine {
         clock.step("template values");
         let (plan, plan_errors) = render::plan(&site, copies, embedded);
         fixed.extend(plan_errors);
+        if self.one_shot {
+            // The parsed documents are gone, so a next apply reads everything again.
+            self.tree = None;
+        }
         Ok(Prepared {
             site,
             values,
@@ -839,7 +867,12 @@ impl Engine {
             warnings: diags,
             elapsed: started.elapsed(),
         };
-        self.kept = Some(prepared);
+        if self.one_shot {
+            // Freeing the model takes a while on a large site; nothing waits for it.
+            std::thread::spawn(move || drop(prepared));
+        } else {
+            self.kept = Some(prepared);
+        }
         Ok(ApplyReport { rendered, elapsed: build.elapsed, build })
     }
 }
@@ -987,8 +1020,11 @@ fn reread(root: &Path, tree: &mut Tree, content_path: &str) -> bool {
 
 /// Parses every document whose bytes or config changed since it was last parsed, and returns
 /// all of them in content path order, with the paths that failed and every problem.
+///
+/// The tree's bytes of each document are dropped once it is parsed: the parsed document is
+/// what the engine keeps, and a document is only parsed again after it was read again.
 fn parse_cached(
-    tree: &Tree,
+    tree: &mut Tree,
     cache: &mut HashMap<String, ParsedDoc>,
     config: &Config,
     site_digest: &Digest,
@@ -1006,6 +1042,9 @@ fn parse_cached(
         .collect();
     cache.extend(fresh);
     cache.retain(|path, _| tree.docs.contains_key(path));
+    for (doc, _) in tree.docs.values_mut() {
+        doc.bytes = Vec::new();
+    }
     let mut parsed = Vec::with_capacity(tree.docs.len());
     let mut broken = Vec::new();
     let mut diags = Vec::new();

@@ -72,7 +72,7 @@ pub struct BuildReport {
 /// When the snapshot of the last one-shot build shows that no input and no output changed
 /// since, nothing is built or written ([`crate::snapshot`]).
 pub fn build(request: &BuildRequest) -> Result<BuildReport, BuildFailed> {
-    let mut engine = crate::Engine::new(request.clone());
+    let mut engine = crate::Engine::one_shot(request.clone());
     if let Some(report) = engine.unchanged_since_last_build() {
         return Ok(report);
     }
