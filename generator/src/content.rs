@@ -79,6 +79,22 @@ pub fn is_editor_artifact(name: &str) -> bool {
             .any(|ext| name.ends_with(ext))
 }
 
+/// Whether a file or folder name is one that an editor or a version control system leaves
+/// beside real files: vim's swap files and write probe, backups ending in `~`, emacs lock and
+/// autosave files, `.DS_Store`, `.git`, and the build's own temporary files. Unlike
+/// [`is_editor_artifact`] it lets other hidden names through, for `static/`, where
+/// `.htaccess` or `.well-known/` are meant to be published.
+pub fn is_editor_leftover(name: &str) -> bool {
+    name.ends_with('~')
+        || name == "4913"
+        || name.starts_with(".#")
+        || (name.starts_with('#') && name.ends_with('#'))
+        || [".swp", ".swx", ".swo", crate::output::TEMP_SUFFIX]
+            .iter()
+            .any(|ext| name.ends_with(ext))
+        || matches!(name, ".DS_Store" | ".git" | ".hg" | ".svn")
+}
+
 /// Walks `content_dir` (following symlinked folders) and reads every markdown file.
 ///
 /// A missing folder is an empty site, not an error. Files that cannot be read are errors

@@ -193,6 +193,8 @@ pub struct Engine {
     known: Option<KnownRecord>,
     /// From the last good build: the earliest date of a future page left out.
     next_future: Option<chrono::DateTime<Utc>>,
+    /// From the last good build: the latest date of a published page.
+    latest_published: Option<chrono::DateTime<Utc>>,
     /// What the last good apply built, while the site's structure may still be the same.
     kept: Option<Prepared>,
     /// Pages whose files changed and nothing else, since the last apply: the edits that a
@@ -204,6 +206,8 @@ pub struct Engine {
     file_hashes: pipeline::FileHashes,
     /// Built for one apply only: keeps nothing for a next one.
     one_shot: bool,
+    /// Whether an output of the last good apply called `now()`.
+    uses_clock: bool,
 }
 
 /// What a set of changes means for the engine's caches.
@@ -239,11 +243,13 @@ impl Engine {
             memo: HashMap::new(),
             known: None,
             next_future: None,
+            latest_published: None,
             kept: None,
             edited: Vec::new(),
             index: None,
             file_hashes: HashMap::new(),
             one_shot: false,
+            uses_clock: false,
         }
     }
 
@@ -277,6 +283,7 @@ impl Engine {
     /// the next apply starts from it.
     pub fn apply(&mut self, changes: &[Change]) -> Result<ApplyReport, BuildFailed> {
         let started = Instant::now();
+        self.refuse_output_among_inputs()?;
         let lock = Lock::acquire(&self.state_dir).map_err(|err| {
             fail(vec![Diagnostic::error(
                 None,
@@ -323,19 +330,35 @@ impl Engine {
     /// stamps taken before it started at `started` (nanoseconds since the epoch).
     pub fn save_snapshot(&self, inputs: Vec<InputStamp>, started: u64, report: &BuildReport) {
         let (Some(known), Ok(output)) = (&self.known, self.output.canonicalize()) else { return };
-        let uses_clock = self
-            .memo
-            .values()
-            .any(|memo| memo.calls.iter().any(|call| call.function == Function::Now));
+        let uses_clock = self.uses_clock;
         let summary = snapshot::Summary {
             pages: report.pages,
             sections: report.sections,
             skipped: report.skipped.clone(),
             warnings: report.warnings.clone(),
             next_future: self.next_future,
+            latest_published: self.latest_published,
             uses_clock,
         };
         snapshot::save(&self.state_dir, &output, &self.request, inputs, started, known, summary);
+    }
+
+    /// An output folder inside a folder the build reads would be read back in as input by
+    /// the next build: refused before anything is written.
+    fn refuse_output_among_inputs(&self) -> Result<(), BuildFailed> {
+        let output = self.output.canonicalize().unwrap_or_else(|_| normalize(&self.output));
+        for input in ["content", "static", "templates", "themes"] {
+            let dir = self.root.join(input);
+            if output.starts_with(&dir) {
+                let message = format!(
+                    "the output folder {} is inside {input}/, which the build reads: choose an \
+                     output folder outside content/, static/, templates/ and themes/",
+                    self.output.display()
+                );
+                return Err(fail(vec![Diagnostic::error(None, None, message)]));
+            }
+        }
+        Ok(())
     }
 
     /// Drops whatever `changes` make stale.
@@ -424,7 +447,12 @@ impl Engine {
         let parts: Vec<String> =
             rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
         let Some(first) = parts.first() else { return Class::Unknown };
-        if parts.iter().skip(1).any(|part| content::is_editor_artifact(part)) {
+        // `static/` publishes hidden files; elsewhere they are never inputs.
+        let leftover = |part: &String| match first.as_str() {
+            "static" => content::is_editor_leftover(part),
+            _ => content::is_editor_artifact(part),
+        };
+        if parts.iter().skip(1).any(leftover) {
             return Class::Ignored;
         }
         match (first.as_str(), parts.len()) {
@@ -763,14 +791,18 @@ impl Engine {
             _ => (0..plan.len()).collect(),
         };
         let old_memo = &self.memo;
+        let one_shot = self.one_shot;
+        // A one-shot build keeps no memo, so it only notes whether any output read the clock.
+        let clock_read = std::sync::atomic::AtomicBool::new(false);
         let outcomes: Vec<Outcome> = subset
             .par_iter()
             .map(|&i| {
                 let planned = &plan[i];
-                let (fingerprint, inputs) = match renderer.fingerprint_and_inputs(planned) {
-                    Some((fingerprint, inputs)) => (Some(fingerprint), inputs),
-                    None => (None, Vec::new()),
-                };
+                let (fingerprint, inputs) =
+                    match (!one_shot).then(|| renderer.fingerprint_and_inputs(planned)).flatten() {
+                        Some((fingerprint, inputs)) => (Some(fingerprint), inputs),
+                        None => (None, Vec::new()),
+                    };
                 if let Some(fingerprint) = fingerprint
                     && let Some(known) = old_memo.get(&planned.path)
                     && known.fingerprint == fingerprint
@@ -780,6 +812,9 @@ impl Engine {
                     return Outcome::Kept;
                 }
                 let (bytes, calls) = renderer.render_traced(planned);
+                if calls.iter().any(|call| call.function == Function::Now) {
+                    clock_read.store(true, std::sync::atomic::Ordering::Relaxed);
+                }
                 let staged = bytes.and_then(|bytes| match bytes {
                     Bytes::Owned(bytes) => {
                         stager.stage(&planned.path, &bytes, planned.sources.clone())
@@ -804,6 +839,7 @@ impl Engine {
         drop(lookup);
         let mut errors = Vec::new();
         let mut fresh = Vec::new();
+
         let mut rendered = 0;
         for (&i, outcome) in subset.iter().zip(outcomes) {
             match outcome {
@@ -832,20 +868,28 @@ impl Engine {
             self.index = None;
             Keep::Planned(&planned)
         };
+        // For the snapshot of a one-shot build, which renders every output.
+        let mut clock_used = clock_read.into_inner();
         for (i, known) in fresh {
             let path = &plan[i].path;
             match known {
                 Some(known) => {
+                    clock_used |= known.calls.iter().any(|c| c.function == Function::Now);
                     if let Some(index) = &mut self.index {
                         index.add(i, &known);
                     }
-                    self.memo.insert(path.clone(), known);
+                    // A one-shot build renders nothing again: how it made each output is
+                    // of no use after it.
+                    if !self.one_shot {
+                        self.memo.insert(path.clone(), known);
+                    }
                 }
                 None => {
                     self.memo.remove(path);
                 }
             }
         }
+        self.uses_clock = clock_used;
         let (write, known) = stager.commit_known(keep).map_err(|err| {
             fail(vec![Diagnostic::error(
                 None,
@@ -855,6 +899,7 @@ impl Engine {
         })?;
         self.known = Some(known);
         self.next_future = site.next_future;
+        self.latest_published = site.pages.iter().filter_map(|p| p.date).max();
         clock.step("commit");
 
         diagnostic::sort(&mut diags);

@@ -35,7 +35,8 @@ enum Command {
     /// change. A rebuild with errors leaves the last good output.
     Watch(WatchArgs),
     /// Watch, and serve the output on a local address with live reload. Writes to
-    /// <root>/.kiln/serve unless --output is given, so public/ keeps production URLs.
+    /// <root>/.kiln/serve-<port> unless --output is given, so public/ keeps production URLs
+    /// and two servers of one site on different ports do not write over each other.
     Serve(ServeArgs),
 }
 
@@ -82,7 +83,7 @@ struct WatchArgs {
 
 #[derive(clap::Args)]
 #[command(
-    mut_arg("output", |a| a.help("The output folder [default: <root>/.kiln/serve]")),
+    mut_arg("output", |a| a.help("The output folder [default: <root>/.kiln/serve-<port>]")),
     mut_arg("base_url", |a| a.help("The base URL to build for [default: http://<bind>:<port>]"))
 )]
 struct ServeArgs {
@@ -157,8 +158,10 @@ fn run_serve(args: ServeArgs) -> ExitCode {
         }
     };
     let url = serve::local_url(address);
-    let output =
-        build_args.output.clone().unwrap_or_else(|| build_args.root.join(".kiln").join("serve"));
+    let output = build_args
+        .output
+        .clone()
+        .unwrap_or_else(|| build_args.root.join(".kiln").join(format!("serve-{}", address.port())));
     let base_url = build_args.base_url.clone().unwrap_or_else(|| url.clone());
     let request = build_args.request(Some(output.clone()), Some(base_url));
     let runtime = match tokio::runtime::Builder::new_multi_thread()

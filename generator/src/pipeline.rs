@@ -82,6 +82,9 @@ pub fn build(request: &BuildRequest) -> Result<BuildReport, BuildFailed> {
         .map_or(0, |d| d.as_nanos() as u64);
     let report = engine.apply(&[])?.build;
     engine.save_snapshot(inputs, started, &report);
+    // The engine's caches are of no further use; freeing them takes a while on a large site,
+    // and nothing waits for it.
+    std::thread::spawn(move || drop(engine));
     Ok(report)
 }
 
@@ -466,11 +469,15 @@ fn walk_static(root: &Path, dir: &Path, out: &mut Vec<CopyFile>) {
     if !dir.is_dir() {
         return;
     }
+    // Everything in `static/` is copied, hidden files too (`.htaccess`, `.nojekyll`,
+    // `.well-known/`): only what an editor or a version control system leaves is not.
     let walker = walkdir::WalkDir::new(dir).follow_links(true).sort_by_file_name();
-    for entry in walker.into_iter().filter_map(Result::ok) {
-        if !entry.file_type().is_file()
-            || content::is_editor_artifact(&entry.file_name().to_string_lossy())
-        {
+    let entries = walker.into_iter().filter_entry(|e| {
+        let name = e.file_name().to_string_lossy();
+        e.depth() == 0 || !content::is_editor_leftover(&name)
+    });
+    for entry in entries.filter_map(Result::ok) {
+        if !entry.file_type().is_file() {
             continue;
         }
         out.push(CopyFile {

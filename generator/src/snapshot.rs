@@ -49,6 +49,9 @@ pub struct Snapshot {
     /// Every output with its stamp.
     pub outputs: Vec<(String, FileStamp)>,
     next_future: Option<DateTime<Utc>>,
+    /// The latest date of a published page: a "now" before it would leave that page out.
+    #[serde(default)]
+    latest_published: Option<DateTime<Utc>>,
     uses_clock: bool,
     now: Option<DateTime<Utc>>,
     /// What the build reported, to report again.
@@ -73,12 +76,25 @@ pub struct Summary {
     pub warnings: Vec<Diagnostic>,
     /// The earliest future date of a page left out.
     pub next_future: Option<DateTime<Utc>>,
+    /// The latest date of a published page.
+    pub latest_published: Option<DateTime<Utc>>,
     /// Whether an output called `now()`.
     pub uses_clock: bool,
 }
 
+/// What the build was asked, and by which binary: a rebuilt Kiln of the same version may
+/// render differently (its embedded theme, say), so the binary's own length and time count.
 fn request_key(request: &BuildRequest, output: &Path) -> String {
-    format!("drafts={} base_url={:?} output={}", request.drafts, request.base_url, output.display())
+    let binary = std::env::current_exe()
+        .ok()
+        .and_then(|exe| FileStamp::of(&exe))
+        .map_or_else(String::new, |s| format!("{}:{}", s.len, s.modified));
+    format!(
+        "drafts={} base_url={:?} output={} binary={binary}",
+        request.drafts,
+        request.base_url,
+        output.display()
+    )
 }
 
 fn snapshot_path(state_dir: &Path, output: &Path) -> PathBuf {
@@ -143,6 +159,7 @@ pub fn unchanged(
         && FileStamp::of(&record) == Some(snapshot.record)
         && FileStamp::of(&record.with_extension("journal")) == snapshot.journal
         && snapshot.next_future.is_none_or(|date| now < date)
+        && snapshot.latest_published.is_none_or(|date| date <= now)
         && (!snapshot.uses_clock || (request.now.is_some() && snapshot.now == request.now));
     if !fresh {
         return None;
@@ -188,6 +205,7 @@ pub fn save(
         journal: known.journal,
         outputs,
         next_future: summary.next_future,
+        latest_published: summary.latest_published,
         uses_clock: summary.uses_clock,
         now: request.now,
         pages: summary.pages,

@@ -838,7 +838,8 @@ fn static_files_are_copied_and_replace_theme_files() {
     assert_eq!(site.read("CNAME"), "example.org\n");
     assert_eq!(site.read("style.css"), "body { color: red; }\n", "the site's file wins");
     assert!(site.exists("favicon.svg"), "other theme files are still copied");
-    assert!(!site.exists(".hidden"));
+    // Hidden files are published too, as `.nojekyll` and `.htaccess` must be.
+    assert_eq!(site.read(".hidden"), "secret");
 }
 
 // Templates.
@@ -1938,5 +1939,92 @@ fn section_and_home_lists_never_show_the_tags_of_their_pages() {
             "{list}"
         );
         assert_eq!(texts(&html, ".post-card .terms").len(), 1, "{list}");
+    }
+}
+
+/// Dates every file of the site an hour back, as on a site written earlier: only then does a
+/// second build trust the files' times and take the no-change shortcut.
+fn age_files(root: &Path) {
+    let past = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    for entry in walkdir::WalkDir::new(root).into_iter().filter_map(Result::ok) {
+        if entry.file_type().is_file() {
+            let file = std::fs::File::options().write(true).open(entry.path()).unwrap();
+            file.set_modified(past).unwrap();
+        }
+    }
+}
+
+#[test]
+fn build_with_another_now_keeps_the_output_of_the_last_one() {
+    let site = Site::new();
+    site.write("content/old.md", "+++\ntitle = \"Old\"\ndate = 2020-01-01\n+++\nOld.\n");
+    site.write("content/later.md", "+++\ntitle = \"Later\"\ndate = 2026-06-01\n+++\nLater.\n");
+    age_files(site.root());
+    let at = |now: &str| {
+        let mut request = site.request();
+        request.now = Some(now.parse().unwrap());
+        request
+    };
+
+    // Moving "now" back leaves out a page the last build published.
+    kiln::build(&at("2030-01-01T00:00:00Z")).unwrap();
+    assert!(site.exists("later/index.html"));
+    let report = kiln::build(&at("2025-01-01T00:00:00Z")).unwrap();
+    assert_eq!(report.pages, 1);
+    assert!(!site.exists("later/index.html"));
+    assert_eq!(report.write.removed.iter().filter(|p| p.starts_with("later/")).count(), 1);
+
+    // Moving it forward past the future page's date brings it in.
+    let report = kiln::build(&at("2030-01-01T00:00:00Z")).unwrap();
+    assert_eq!(report.pages, 2);
+    assert!(site.exists("later/index.html"));
+
+    // With "now" between the two dates of the last build's pages, nothing changes.
+    age_files(site.root());
+    kiln::build(&at("2031-01-01T00:00:00Z")).unwrap();
+    let report = kiln::build(&at("2032-01-01T00:00:00Z")).unwrap();
+    assert!(report.write.written.is_empty() && report.write.removed.is_empty());
+    assert_eq!(report.pages, 2);
+}
+
+#[test]
+fn hidden_files_in_static_are_dropped_without_a_word() {
+    let site = Site::new();
+    site.write("content/a.md", "+++\ntitle = \"A\"\n+++\nA.\n");
+    site.write("static/.htaccess", "Options -Indexes\n");
+    site.write("static/.nojekyll", "");
+    site.write("static/.well-known/security.txt", "Contact: mailto:a@example.org\n");
+    site.write("static/notes.tmp", "kept\n");
+    // What editors and version control leave is still not published.
+    site.write("static/.style.css.swp", "swap");
+    site.write("static/style.css~", "backup");
+    site.write("static/.git/config", "[core]\n");
+    site.build_ok();
+
+    assert_eq!(site.read(".htaccess"), "Options -Indexes\n");
+    assert!(site.exists(".nojekyll"));
+    assert!(site.exists(".well-known/security.txt"));
+    assert_eq!(site.read("notes.tmp"), "kept\n");
+    for leftover in [".style.css.swp", "style.css~", ".git/config"] {
+        assert!(!site.exists(leftover), "{leftover}");
+    }
+}
+
+#[test]
+fn output_folder_inside_static_is_read_back_in_and_nests_deeper_each_build() {
+    let site = Site::new();
+    site.write("content/a.md", "+++\ntitle = \"A\"\n+++\nA.\n");
+    site.write("static/logo.txt", "logo\n");
+    for inside in ["static/gen", "content/out", "templates/out"] {
+        let mut request = site.request();
+        request.output = Some(site.root().join(inside));
+        let failed = kiln::build(&request).expect_err("an output among the inputs is refused");
+        let lines = error_lines(&failed);
+        let top = inside.split('/').next().unwrap();
+        assert!(
+            lines.iter().any(|l| l.contains("inside") && l.contains(&format!("{top}/"))),
+            "{lines:?}"
+        );
+        assert!(!site.root().join(inside).exists(), "{inside} was created");
     }
 }

@@ -306,7 +306,7 @@ fn editor_save_rebuilds_once_without_404(site: &Site, rel: &str, text: &str, exp
     for artifact in ["4913", ".swp", "~", ".tmp"] {
         assert!(!rebuild.contains(artifact), "the rebuild line names {artifact}: {rebuild}");
     }
-    let served = site.root().join(".kiln/serve");
+    let served = site.root().join(format!(".kiln/serve-{}", kiln.port()));
     for leftover in ["4913", "post.md~", ".post.md.swp"] {
         assert!(!served.join(leftover).exists(), "{leftover} was copied to the output");
     }
@@ -478,7 +478,7 @@ fn serve_writes_to_its_own_folder_with_the_local_base_url_and_leaves_public_alon
     let site = post_site();
     let kiln = Kiln::start(&site, "serve", &["--port", "0"]);
     let port = kiln.port();
-    let served = read(site.root().join(".kiln/serve/post/index.html"));
+    let served = read(site.root().join(format!(".kiln/serve-{port}/post/index.html")));
     assert!(served.contains(&format!("http://127.0.0.1:{port}/")), "{served}");
     assert!(!served.contains("__kiln/livereload"), "the script is not written to disk");
     assert!(!site.out().exists(), "serve wrote to public/");
