@@ -545,8 +545,30 @@ impl Engine {
                     .map(Arc::new)
             })
             .clone();
-        let markdown_diags =
-            pipeline::render_markdown(&mut site, highlighter.as_deref(), &mut self.markdown, None);
+        let root = self.root.clone();
+        let config = &loaded.config;
+        let reload = |page: &crate::site::Page| reload_body(&root, config, page);
+        let markdown_diags = pipeline::render_markdown(
+            &mut site,
+            highlighter.as_deref(),
+            &mut self.markdown,
+            None,
+            &reload,
+        );
+        // The markdown text is most of what the engine would keep of the content, and it is
+        // only read again when a page must be rendered again without having changed (a link
+        // in it now resolves differently): let go of it, and read it again then.
+        // (Only text that came from a file can be read again.)
+        for page in site.pages.iter_mut().filter(|p| matches!(p.source, Source::File(_))) {
+            page.body = Arc::from("");
+        }
+        for doc in self.parsed.values_mut() {
+            if let Some(Parsed::Page { body, doc, .. }) = &mut doc.parsed
+                && matches!(doc.source, Source::File(_))
+            {
+                *body = Arc::from("");
+            }
+        }
         if self.one_shot {
             // Nothing will be rendered again: the markdown text is not needed any more, and on
             // a large site it is a good part of the memory.
@@ -674,12 +696,26 @@ impl Engine {
             parse_diags.extend(self.parsed[&site.pages[i].content_path].diags.iter().cloned());
         }
         let highlighter = self.highlighter.clone().flatten();
+        let root = self.root.clone();
+        let reload = |page: &crate::site::Page| reload_body(&root, &loaded.config, page);
         let fresh = pipeline::render_markdown(
             &mut site,
             highlighter.as_deref(),
             &mut self.markdown,
             Some(&pages),
+            &reload,
         );
+        for &i in &pages {
+            if !matches!(site.pages[i].source, Source::File(_)) {
+                continue;
+            }
+            site.pages[i].body = Arc::from("");
+            if let Some(ParsedDoc { parsed: Some(Parsed::Page { body, .. }), .. }) =
+                self.parsed.get_mut(&site.pages[i].content_path)
+            {
+                *body = Arc::from("");
+            }
+        }
         let mut markdown_diags = markdown_diags;
         markdown_diags.retain(|d| d.source.as_ref().is_none_or(|s| !sources.contains(s)));
         markdown_diags.extend(fresh);
@@ -1031,6 +1067,24 @@ fn read_tree(root: &Path) -> Tree {
         })
         .collect();
     Tree { docs, section_dirs: tree.section_dirs, assets: tree.assets, diags }
+}
+
+/// The markdown body of `page`, read again from its file, for a page whose body the engine
+/// let go of. `None` when the file cannot be read or parsed any more; the next change event
+/// for it will say why.
+fn reload_body(root: &Path, config: &Config, page: &crate::site::Page) -> Option<Arc<str>> {
+    let Source::File(path) = &page.source else { return None };
+    let bytes = std::fs::read(root.join(path)).ok()?;
+    let doc = RawDoc {
+        source: page.source.clone(),
+        content_path: page.content_path.clone(),
+        kind: DocKind::Page { bundle: page.bundle_dir.is_some() },
+        bytes,
+    };
+    match site::parse_doc(&doc, config).0? {
+        Parsed::Page { body, .. } => Some(body),
+        Parsed::Section { .. } => None,
+    }
 }
 
 /// Reads one markdown file of a known section folder again, or notes that it is gone.

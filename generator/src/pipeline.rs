@@ -193,11 +193,15 @@ fn rendered_digest(rendered: &Rendered, html: &str) -> Digest {
 ///
 /// With `only`, just those pages are looked at (the engine's patch of edited bodies), and
 /// the problems returned are theirs.
+///
+/// A page whose body the engine let go of (an empty body) and that must be rendered again
+/// gets its text from `reload`.
 pub(crate) fn render_markdown(
     site: &mut Site,
     highlighter: Option<&Highlighter>,
     cache: &mut MdCache,
     only: Option<&[usize]>,
+    reload: &(dyn Fn(&crate::site::Page) -> Option<Arc<str>> + Sync),
 ) -> Vec<Diagnostic> {
     let options = markdown_options(&site.config);
     let without_anchors = MarkdownOptions { insert_anchor_links: false, ..options.clone() };
@@ -284,7 +288,11 @@ pub(crate) fn render_markdown(
             let key = doc_key(&p.digest, p.body_line, p.section);
             match cached(&p.content_path, &key) {
                 Some(_) => None,
-                None => Some(render_one(&p.body, p.body_line, &p.source, p.section, key, true)),
+                None => {
+                    let reloaded = p.body.is_empty().then(|| reload(p)).flatten();
+                    let body = reloaded.as_deref().unwrap_or(&p.body);
+                    Some(render_one(body, p.body_line, &p.source, p.section, key, true))
+                }
             }
         })
         .collect();
