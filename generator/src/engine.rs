@@ -545,6 +545,18 @@ impl Engine {
                     .map(Arc::new)
             })
             .clone();
+        // The markdown text is most of what the engine would keep of the content, and it is
+        // only read again when a page must be rendered again without having changed (a link
+        // in it now resolves differently): let go of it, and read it again then. The model's
+        // copy goes as each page is rendered. (Only text that came from a file can be read
+        // again.)
+        for doc in self.parsed.values_mut() {
+            if let Some(Parsed::Page { body, doc, .. }) = &mut doc.parsed
+                && matches!(doc.source, Source::File(_))
+            {
+                *body = Arc::from("");
+            }
+        }
         let root = self.root.clone();
         let config = &loaded.config;
         let reload = |page: &crate::site::Page| reload_body(&root, config, page);
@@ -555,20 +567,6 @@ impl Engine {
             None,
             &reload,
         );
-        // The markdown text is most of what the engine would keep of the content, and it is
-        // only read again when a page must be rendered again without having changed (a link
-        // in it now resolves differently): let go of it, and read it again then.
-        // (Only text that came from a file can be read again.)
-        for page in site.pages.iter_mut().filter(|p| matches!(p.source, Source::File(_))) {
-            page.body = Arc::from("");
-        }
-        for doc in self.parsed.values_mut() {
-            if let Some(Parsed::Page { body, doc, .. }) = &mut doc.parsed
-                && matches!(doc.source, Source::File(_))
-            {
-                *body = Arc::from("");
-            }
-        }
         if self.one_shot {
             // Nothing will be rendered again: the markdown text is not needed any more, and on
             // a large site it is a good part of the memory.

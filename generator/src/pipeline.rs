@@ -229,6 +229,27 @@ pub(crate) fn render_markdown(
             option_keys[0]
         }
     };
+    let all: Vec<usize>;
+    let chosen: &[usize] = match only {
+        Some(list) => list,
+        None => {
+            all = (0..site.pages.len()).collect();
+            &all
+        }
+    };
+    // Each page's text is taken out of the model and dropped as soon as it is rendered, so
+    // that the texts of the whole site and all their HTML are never held at once. Text that
+    // did not come from a file stays, since it could not be read again.
+    let bodies: Vec<Arc<str>> = chosen
+        .iter()
+        .map(|&i| {
+            let page = &mut site.pages[i];
+            match page.source {
+                Source::File(_) => std::mem::replace(&mut page.body, Arc::from("")),
+                _ => page.body.clone(),
+            }
+        })
+        .collect();
     let links = Links(site);
     let cached = |content_path: &str, key: &Digest| -> Option<&MdEntry> {
         let entry = cache.get(content_path).filter(|e| e.key == *key)?;
@@ -273,24 +294,17 @@ pub(crate) fn render_markdown(
         d.digest(digest).digest(&option_key(section_options[section])).u64(body_line as u64);
         d.finish()
     };
-    let all: Vec<usize>;
-    let chosen: &[usize] = match only {
-        Some(list) => list,
-        None => {
-            all = (0..site.pages.len()).collect();
-            &all
-        }
-    };
     let pages: Vec<Option<MdEntry>> = chosen
         .par_iter()
-        .map(|&i| {
+        .zip(bodies)
+        .map(|(&i, body)| {
             let p = &site.pages[i];
             let key = doc_key(&p.digest, p.body_line, p.section);
             match cached(&p.content_path, &key) {
                 Some(_) => None,
                 None => {
-                    let reloaded = p.body.is_empty().then(|| reload(p)).flatten();
-                    let body = reloaded.as_deref().unwrap_or(&p.body);
+                    let reloaded = body.is_empty().then(|| reload(p)).flatten();
+                    let body = reloaded.as_deref().unwrap_or(&body);
                     Some(render_one(body, p.body_line, &p.source, p.section, key, true))
                 }
             }
