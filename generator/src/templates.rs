@@ -371,7 +371,22 @@ pub fn describe(err: &tera::Error) -> (Option<String>, Option<usize>, Option<usi
             column = Some(report.span().start_col + 1);
             report.message().to_string()
         }
-        other => other.to_string(),
+        other => {
+            let text = other.to_string();
+            // Errors found while checking templates against each other (an unknown filter,
+            // say) arrive already formatted: `error: …`, then ` --> name:line:column` and
+            // the quoted line. Take them apart like the others.
+            match report_location(&text) {
+                Some((file, at_line, at_column)) => {
+                    name = Some(file);
+                    line = Some(at_line);
+                    column = Some(at_column);
+                    let first = text.lines().next().unwrap_or_default();
+                    first.trim().trim_start_matches("error:").trim().to_string()
+                }
+                None => text,
+            }
+        }
     };
     let mut cause = err.source();
     while let Some(inner) = cause {
@@ -380,6 +395,15 @@ pub fn describe(err: &tera::Error) -> (Option<String>, Option<usize>, Option<usi
         cause = inner.source();
     }
     (name, line, column, message)
+}
+
+/// The template, line and column of a formatted report's ` --> name:line:column` line.
+fn report_location(text: &str) -> Option<(String, usize, usize)> {
+    let at = text.lines().find_map(|l| l.trim_start().strip_prefix("--> "))?;
+    let mut parts = at.trim().rsplitn(3, ':');
+    let column = parts.next()?.parse().ok()?;
+    let line = parts.next()?.parse().ok()?;
+    Some((parts.next()?.to_string(), line, column))
 }
 
 fn register(tera: &mut Tera, lookup: &LookupSlot, tz: Tz) {

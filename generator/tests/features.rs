@@ -2028,3 +2028,20 @@ fn output_folder_inside_static_is_read_back_in_and_nests_deeper_each_build() {
         assert!(!site.root().join(inside).exists(), "{inside} was created");
     }
 }
+
+#[test]
+fn unknown_filter_error_says_error_twice_and_names_the_template_without_its_folder() {
+    let site = Site::new();
+    site.write("content/a.md", "+++\ntitle = \"A\"\ntemplate = \"fancy.html\"\n+++\nA\n");
+    site.write(
+        "templates/fancy.html",
+        "{% extends \"page.html\" %}\n{% block content %}{{ page.title | nosuchfilter }}{% endblock %}\n",
+    );
+    let failed = site.build_err();
+    let lines = error_lines(&failed);
+    assert_eq!(
+        lines,
+        ["error: templates/fancy.html:2: Unknown filter `nosuchfilter` (column 36)"],
+        "{lines:?}"
+    );
+}
