@@ -656,7 +656,7 @@ impl Engine {
             let (doc, digest) = tree.docs.get(path)?;
             let key = key_of(digest);
             if self.parsed.get(path).is_none_or(|cached| cached.key != key) {
-                let (parsed, diags) = site::parse_doc(doc, &loaded.config);
+                let (parsed, diags) = site::parse_doc_digested(doc, &loaded.config, Some(*digest));
                 self.parsed.insert(path.clone(), ParsedDoc { key, parsed, diags });
             }
             let Some(Parsed::Page { doc, front, body, body_line }) = &self.parsed[path].parsed
@@ -1133,7 +1133,7 @@ fn parse_cached(
         .par_iter()
         .filter(|(path, (_, digest))| cache.get(*path).is_none_or(|c| c.key != key_of(digest)))
         .map(|(path, (doc, digest))| {
-            let (parsed, diags) = site::parse_doc(doc, config);
+            let (parsed, diags) = site::parse_doc_digested(doc, config, Some(*digest));
             (path.clone(), ParsedDoc { key: key_of(digest), parsed, diags })
         })
         .collect();

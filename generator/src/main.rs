@@ -99,7 +99,11 @@ struct ServeArgs {
 
 fn main() -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_env("KILN_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        // notify reports, at info and warn, that it could not unwatch a folder that is
+        // already gone; the watcher handles that, so only its errors are shown.
+        .unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new("info,notify=error,notify_debouncer_full=error")
+        });
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)

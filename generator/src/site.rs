@@ -262,6 +262,15 @@ fn parse_docs(docs: Vec<RawDoc>, config: &Config) -> (Vec<Parsed>, Vec<String>, 
 
 /// Decodes and parses one document: `None` with its errors when it cannot be used.
 pub fn parse_doc(doc: &RawDoc, config: &Config) -> (Option<Parsed>, Vec<Diagnostic>) {
+    parse_doc_digested(doc, config, None)
+}
+
+/// [`parse_doc`] for a caller that already has the digest of the document's bytes.
+pub fn parse_doc_digested(
+    doc: &RawDoc,
+    config: &Config,
+    digest: Option<Digest>,
+) -> (Option<Parsed>, Vec<Diagnostic>) {
     let source = doc.source.clone();
     let problem = |p: frontmatter::Problem| {
         let message = match &p.key {
@@ -289,7 +298,7 @@ pub fn parse_doc(doc: &RawDoc, config: &Config) -> (Option<Parsed>, Vec<Diagnost
         source: doc.source.clone(),
         content_path: doc.content_path.clone(),
         kind: doc.kind,
-        digest: *blake3::hash(&doc.bytes).as_bytes(),
+        digest: digest.unwrap_or_else(|| *blake3::hash(&doc.bytes).as_bytes()),
         front_digest: *blake3::hash(split.front.as_bytes()).as_bytes(),
     };
     match doc.kind {
