@@ -108,7 +108,11 @@ fn main() {
                 }),
             ),
         ];
+        let only = std::env::var("APPLY_BENCH_ONLY").ok();
         for (name, edit) in edits {
+            if only.as_deref().is_some_and(|only| only != name) {
+                continue;
+            }
             let changes = edit();
             let started = Instant::now();
             let report =

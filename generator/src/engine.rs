@@ -31,6 +31,7 @@ use crate::config::Config;
 use crate::content::{self, AssetFile, DocKind, RawDoc};
 use crate::diagnostic::{self, BuildFailed, Diagnostic, Source};
 use crate::digest::{Digest, Digester};
+use crate::frontmatter::PageFront;
 use crate::highlight::Highlighter;
 use crate::output::{Keep, KnownRecord, Lock, Stager};
 use crate::pipeline::{self, BuildReport, BuildRequest, MdCache, StepClock};
@@ -630,6 +631,12 @@ impl Engine {
     /// description or `extra` changed. Returns `None`, having changed nothing the next full
     /// preparation needs, for any other edit.
     fn patch(&mut self, kept: Prepared, edited: &[String]) -> Option<Prepared> {
+        let Some(changed) = self.patchable(&kept, edited) else {
+            // Freeing the old model takes a while on a large site; the full preparation that
+            // follows does not need to wait for it.
+            std::thread::spawn(move || drop(kept));
+            return None;
+        };
         let Prepared {
             mut site,
             mut values,
@@ -641,40 +648,9 @@ impl Engine {
             ..
         } = kept;
         let loaded = self.config.as_ref()?;
-        let tree = self.tree.as_ref()?;
         let templates = self.templates.as_ref()?;
         let now = self.request.now.unwrap_or_else(Utc::now);
-        if site.next_future.is_some_and(|date| date <= now) {
-            return None;
-        }
         let site_digest = loaded.digest;
-        let key_of =
-            |digest: &Digest| Digester::new("parse").digest(&site_digest).digest(digest).finish();
-        let mut changed = Vec::new();
-        for path in edited {
-            let Some(site::Target::Page(i)) = site.targets.get(path) else { return None };
-            let (doc, digest) = tree.docs.get(path)?;
-            let key = key_of(digest);
-            if self.parsed.get(path).is_none_or(|cached| cached.key != key) {
-                let (parsed, diags) = site::parse_doc_digested(doc, &loaded.config, Some(*digest));
-                self.parsed.insert(path.clone(), ParsedDoc { key, parsed, diags });
-            }
-            let Some(Parsed::Page { doc, front, body, body_line }) = &self.parsed[path].parsed
-            else {
-                return None;
-            };
-            if !same_structure(&site, *i, front) {
-                return None;
-            }
-            changed.push((
-                *i,
-                front.clone(),
-                body.clone(),
-                *body_line,
-                doc.digest,
-                doc.front_digest,
-            ));
-        }
         let mut pages = Vec::with_capacity(changed.len());
         for (i, front, body, body_line, digest, front_digest) in changed {
             let page = &mut site.pages[i];
@@ -770,6 +746,48 @@ impl Engine {
             asset_urls,
             patched: Some(affected),
         })
+    }
+
+    /// What the edits at `edited` change in the pages of `kept`, when that is all they change:
+    /// for each page its index, front matter, body, body line and digests. `None` when the
+    /// edits need a full preparation.
+    #[allow(clippy::type_complexity)]
+    fn patchable(
+        &mut self,
+        kept: &Prepared,
+        edited: &[String],
+    ) -> Option<Vec<(usize, Arc<PageFront>, Arc<str>, usize, Digest, Digest)>> {
+        let site = &kept.site;
+        let loaded = self.config.as_ref()?;
+        let tree = self.tree.as_ref()?;
+        self.templates.as_ref()?;
+        let now = self.request.now.unwrap_or_else(Utc::now);
+        if site.next_future.is_some_and(|date| date <= now) {
+            return None;
+        }
+        let site_digest = loaded.digest;
+        let key_of =
+            |digest: &Digest| Digester::new("parse").digest(&site_digest).digest(digest).finish();
+        let mut changed = Vec::new();
+        for path in edited {
+            let Some(site::Target::Page(i)) = site.targets.get(path) else { return None };
+            let (doc, digest) = tree.docs.get(path)?;
+            let key = key_of(digest);
+            if self.parsed.get(path).is_none_or(|cached| cached.key != key) {
+                let (parsed, diags) = site::parse_doc_digested(doc, &loaded.config, Some(*digest));
+                self.parsed.insert(path.clone(), ParsedDoc { key, parsed, diags });
+            }
+            let Some(Parsed::Page { doc, front, body, body_line }) = &self.parsed[path].parsed
+            else {
+                return None;
+            };
+            if !same_structure(site, *i, front) {
+                return None;
+            }
+            let meta = (*i, front.clone(), body.clone(), *body_line, doc.digest, doc.front_digest);
+            changed.push(meta);
+        }
+        Some(changed)
     }
 
     /// Renders what changed, stages and commits it, and keeps what was built for the next
