@@ -76,12 +76,16 @@ pub fn build(request: &BuildRequest) -> Result<BuildReport, BuildFailed> {
     if let Some(report) = engine.unchanged_since_last_build() {
         return Ok(report);
     }
+    let mut clock = StepClock::new();
     let inputs = crate::snapshot::stamp_inputs(engine.root());
+    clock.step("stamp inputs");
     let started = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64);
     let report = engine.apply(&[])?.build;
+    let mut clock = StepClock::new();
     engine.save_snapshot(inputs, started, &report);
+    clock.step("save the snapshot");
     // The engine's caches are of no further use; freeing them takes a while on a large site,
     // and nothing waits for it.
     std::thread::spawn(move || drop(engine));
