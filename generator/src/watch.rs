@@ -75,6 +75,12 @@ pub struct SiteWatcher {
     watched_dirs: BTreeSet<&'static str>,
     /// Symlinked folders that appeared after their parent was watched, watched on their own.
     links: BTreeSet<PathBuf>,
+    /// Symlinked files (and a symlinked config): each target, canonical, with the links to it
+    /// relative to the root. An edit of a target is reported as an edit of its links.
+    file_links: HashMap<PathBuf, Vec<PathBuf>>,
+    /// Folders outside the watched sources that hold link targets, watched on their own
+    /// (the folder rather than the file, so that a save by rename is seen too).
+    target_dirs: BTreeSet<PathBuf>,
 }
 
 impl SiteWatcher {
@@ -95,6 +101,8 @@ impl SiteWatcher {
             events,
             watched_dirs: BTreeSet::new(),
             links: BTreeSet::new(),
+            file_links: HashMap::new(),
+            target_dirs: BTreeSet::new(),
         };
 
         // The root itself, not recursively: that sees the config files and the source folders
@@ -107,7 +115,70 @@ impl SiteWatcher {
         for dir in SOURCE_DIRS {
             watcher.watch_dir(dir, false)?;
         }
+        watcher.follow_file_links();
         Ok(watcher)
+    }
+
+    /// Finds every symlinked file among the sources (the build reads through them) and
+    /// watches the folders of their targets.
+    fn follow_file_links(&mut self) {
+        let mut links: HashMap<PathBuf, Vec<PathBuf>> = HashMap::new();
+        let mut add = |link: &Path| {
+            if let Ok(target) = link.canonicalize()
+                && let Ok(rel) = link.strip_prefix(&self.root)
+            {
+                links.entry(target).or_default().push(rel.to_path_buf());
+            }
+        };
+        for name in CONFIG_FILES {
+            let path = self.root.join(name);
+            if path.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink()) {
+                add(&path);
+            }
+        }
+        for dir in SOURCE_DIRS {
+            let walker = walkdir::WalkDir::new(self.root.join(dir)).follow_links(true);
+            for entry in walker.into_iter().filter_map(Result::ok) {
+                if entry.path_is_symlink() && entry.file_type().is_file() {
+                    add(entry.path());
+                }
+            }
+        }
+        let sources: Vec<PathBuf> = SOURCE_DIRS
+            .iter()
+            .filter_map(|dir| self.root.join(dir).canonicalize().ok())
+            .chain(std::iter::once(self.root.clone()))
+            .collect();
+        let wanted: BTreeSet<PathBuf> = links
+            .keys()
+            .filter_map(|target| target.parent())
+            .filter(|dir| !sources.iter().any(|s| dir.starts_with(s) && s != &self.root))
+            .filter(|dir| *dir != self.root)
+            .map(Path::to_path_buf)
+            .collect();
+        for dir in self.target_dirs.difference(&wanted) {
+            let _ = self.debouncer.unwatch(dir);
+        }
+        for dir in wanted.difference(&self.target_dirs) {
+            if let Err(err) = self.debouncer.watch(dir, RecursiveMode::NonRecursive) {
+                tracing::warn!("cannot watch `{}`: {err}", dir.display());
+            }
+        }
+        self.target_dirs = wanted;
+        self.file_links = links;
+    }
+
+    /// The links whose targets the events touched, as modifications of the links.
+    fn linked_changes(&self, events: &[DebouncedEvent]) -> Vec<Change> {
+        let mut out = Vec::new();
+        for path in events.iter().flat_map(|e| e.paths.iter()) {
+            let target = path.canonicalize().unwrap_or_else(|_| path.clone());
+            if let Some(links) = self.file_links.get(&target).or_else(|| self.file_links.get(path))
+            {
+                out.extend(links.iter().map(|link| Change::Modified(link.clone())));
+            }
+        }
+        out
     }
 
     /// The absolute site root the watcher reports paths against.
@@ -138,6 +209,7 @@ impl SiteWatcher {
 
             let mut changes = self.follow_structure(&events);
             changes.extend(changes_from_events(&self.root, &self.output, &events));
+            changes.extend(self.linked_changes(&events));
             let changes = settle(&self.root, changes);
             if !changes.is_empty() {
                 return Ok(changes);
@@ -195,6 +267,10 @@ impl SiteWatcher {
             }
         }
 
+        let relinked = touched.iter().any(|path| {
+            path.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink() || m.is_dir())
+                || self.file_links.values().flatten().any(|link| self.root.join(link) == *path)
+        });
         for path in touched {
             let is_link = path.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink());
             if is_link && path.is_dir() && !self.links.contains(path) {
@@ -208,6 +284,9 @@ impl SiteWatcher {
             } else if !path.exists() && self.links.remove(path) {
                 let _ = self.debouncer.unwatch(path);
             }
+        }
+        if relinked {
+            self.follow_file_links();
         }
         changes
     }

@@ -666,3 +666,37 @@ fn open_page_in_chromium_reloads_itself_after_its_file_changes() {
     assert_eq!(browser.eval("location.pathname"), "/post/");
     kiln.wait_rebuilds(1);
 }
+
+#[test]
+fn watch_misses_edits_to_the_target_of_a_symlinked_file() {
+    let site = post_site();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let target = elsewhere.path().join("linked.md");
+    std::fs::write(&target, "+++\ntitle = \"Linked\"\n+++\nFirst version.\n").unwrap();
+    std::os::unix::fs::symlink(&target, site.root().join("content/linked.md")).unwrap();
+    let config = elsewhere.path().join("site.toml");
+    std::fs::write(&config, "base_url = \"https://example.org\"\ntitle = \"Linked Site\"\n")
+        .unwrap();
+    std::fs::remove_file(site.root().join("kiln.toml")).unwrap();
+    std::os::unix::fs::symlink(&config, site.root().join("kiln.toml")).unwrap();
+
+    let kiln = Kiln::start(&site, "watch", &[]);
+    kiln.wait_line("the Watching line", |l| l.starts_with("Watching "));
+    let page = site.out().join("linked/index.html");
+    assert!(read(&page).contains("First version."), "the build reads through the link");
+
+    // An edit of the target, in place.
+    std::fs::write(&target, "+++\ntitle = \"Linked\"\n+++\nSecond version.\n").unwrap();
+    wait_until("the edited target in the output", || read(&page).contains("Second version."));
+
+    // A save by rename over the target, as vim does.
+    let temp = elsewhere.path().join("linked.md.new");
+    std::fs::write(&temp, "+++\ntitle = \"Linked\"\n+++\nThird version.\n").unwrap();
+    std::fs::rename(&temp, &target).unwrap();
+    wait_until("the renamed-over target in the output", || read(&page).contains("Third version."));
+
+    // The config's target.
+    std::fs::write(&config, "base_url = \"https://example.org\"\ntitle = \"Renamed Site\"\n")
+        .unwrap();
+    wait_until("the linked config's new title", || read(&page).contains("Renamed Site"));
+}
