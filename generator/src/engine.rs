@@ -271,12 +271,6 @@ impl Engine {
         &self.output
     }
 
-    /// Whether a change to `path` can matter to the build at all: editor artifacts, the
-    /// output folder and `.kiln/` cannot.
-    pub fn is_relevant(&self, path: &Path) -> bool {
-        !matches!(self.classify(path), Class::Ignored)
-    }
-
     /// Brings the output up to date after `changes`. An empty slice after the first call means
     /// "nothing changed"; the first call builds everything whatever it is given.
     ///
@@ -569,11 +563,8 @@ impl Engine {
             &reload,
         );
         if self.one_shot {
-            // Nothing will be rendered again: the markdown text is not needed any more, and on
-            // a large site it is a good part of the memory.
-            for page in &mut site.pages {
-                page.body = Arc::from("");
-            }
+            // Nothing will be rendered again: the sections' markdown and the parsed documents
+            // are not needed any more (the pages' text went as each was rendered).
             for section in &mut site.sections {
                 section.body = String::new();
             }
@@ -679,11 +670,11 @@ impl Engine {
             Some(&pages),
             &reload,
         );
+        // The model's copy of each text went as it was rendered; let go of the parsed one.
         for &i in &pages {
             if !matches!(site.pages[i].source, Source::File(_)) {
                 continue;
             }
-            site.pages[i].body = Arc::from("");
             if let Some(ParsedDoc { parsed: Some(Parsed::Page { body, .. }), .. }) =
                 self.parsed.get_mut(&site.pages[i].content_path)
             {
@@ -766,13 +757,11 @@ impl Engine {
             return None;
         }
         let site_digest = loaded.digest;
-        let key_of =
-            |digest: &Digest| Digester::new("parse").digest(&site_digest).digest(digest).finish();
         let mut changed = Vec::new();
         for path in edited {
             let Some(site::Target::Page(i)) = site.targets.get(path) else { return None };
             let (doc, digest) = tree.docs.get(path)?;
-            let key = key_of(digest);
+            let key = parse_key(&site_digest, digest);
             if self.parsed.get(path).is_none_or(|cached| cached.key != key) {
                 let (parsed, diags) = site::parse_doc_digested(doc, &loaded.config, Some(*digest));
                 self.parsed.insert(path.clone(), ParsedDoc { key, parsed, diags });
@@ -851,7 +840,7 @@ impl Engine {
             .map(|&i| {
                 let planned = &plan[i];
                 let (fingerprint, inputs) =
-                    match (!one_shot).then(|| renderer.fingerprint_and_inputs(planned)).flatten() {
+                    match (!one_shot).then(|| renderer.fingerprint(planned)).flatten() {
                         Some((fingerprint, inputs)) => (Some(fingerprint), inputs),
                         None => (None, Vec::new()),
                     };
@@ -1133,6 +1122,11 @@ fn reread(root: &Path, tree: &mut Tree, content_path: &str) -> bool {
     }
 }
 
+/// What a parsed document depends on: its bytes and the site (the config's timezone, say).
+fn parse_key(site_digest: &Digest, digest: &Digest) -> Digest {
+    Digester::new("parse").digest(site_digest).digest(digest).finish()
+}
+
 /// Parses every document whose bytes or config changed since it was last parsed, and returns
 /// all of them in content path order, with the paths that failed and every problem.
 ///
@@ -1144,8 +1138,7 @@ fn parse_cached(
     config: &Config,
     site_digest: &Digest,
 ) -> (Vec<Parsed>, Vec<String>, Vec<Diagnostic>) {
-    let key_of =
-        |digest: &Digest| Digester::new("parse").digest(site_digest).digest(digest).finish();
+    let key_of = |digest: &Digest| parse_key(site_digest, digest);
     let fresh: Vec<(String, ParsedDoc)> = tree
         .docs
         .par_iter()

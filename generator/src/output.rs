@@ -303,12 +303,6 @@ impl Stager {
         self.from_known
     }
 
-    /// Whether the record of the last good build can be trusted: it is for this output
-    /// folder and no commit was interrupted since.
-    pub fn trusts_record(&self) -> bool {
-        self.trust_old
-    }
-
     /// Whether the output `rel` can be kept as the last good build wrote it, without
     /// rendering or reading it: the record holds it with the bytes hashing to `hash`. The
     /// caller then leaves it out of staging and names it in the [`Keep`] of the commit; any

@@ -409,24 +409,15 @@ impl Renderer<'_> {
     }
 
     /// The digest of everything rendering `planned` reads besides template function
-    /// results, or `None` for an output that is cheaper to render than to prove unchanged.
-    /// Two equal fingerprints with the same function results mean the same bytes.
-    pub fn fingerprint(&self, planned: &Planned) -> Option<Digest> {
-        self.fingerprint_with(planned, Digester::new("output"))
-    }
-
-    /// [`Renderer::fingerprint`], with the value digests it was made of: an output whose
-    /// fingerprint includes none of the digests that changed has the same fingerprint.
-    pub fn fingerprint_and_inputs(&self, planned: &Planned) -> Option<(Digest, Vec<Digest>)> {
+    /// results, with the value digests it was made of, or `None` for an output that is
+    /// cheaper to render than to prove unchanged. Two equal fingerprints with the same
+    /// function results mean the same bytes; an output whose fingerprint includes none of the
+    /// digests that changed has the same fingerprint.
+    pub fn fingerprint(&self, planned: &Planned) -> Option<(Digest, Vec<Digest>)> {
         let mut d = Digester::recording("output");
         self.feed(planned, &mut d)?;
         let inputs = d.take_recorded();
         Some((d.finish(), inputs))
-    }
-
-    fn fingerprint_with(&self, planned: &Planned, mut d: Digester) -> Option<Digest> {
-        self.feed(planned, &mut d)?;
-        Some(d.finish())
     }
 
     /// Adds what rendering `planned` reads to `d`; `None` for an output that is cheaper to
@@ -505,15 +496,29 @@ impl Renderer<'_> {
         Some(())
     }
 
-    /// Digests what [`Renderer::sitemap`] reads, in the same order, without building it.
+    /// Digests what [`Renderer::sitemap`] lists, from the same walk, without building it.
     fn sitemap_digest(&self, d: &mut Digester) {
-        let site = self.site;
-        let stamp = |date: Option<chrono::DateTime<chrono::Utc>>| {
-            date.map_or(u64::MAX, |date| date.timestamp_nanos_opt().unwrap_or(0) as u64)
-        };
         d.str("sitemap");
+        self.sitemap_urls(|url, updated| {
+            match url {
+                SitemapUrl::Permalink(permalink) => d.u64(0).str(permalink),
+                SitemapUrl::Pager { base, paginate_path, n } => {
+                    d.u64(1).str(base).str(paginate_path).u64(n as u64)
+                }
+            };
+            d.u64(updated.map_or(u64::MAX, |date| date.timestamp_nanos_opt().unwrap_or(0) as u64));
+        });
+    }
+
+    /// Calls `each` with every URL the sitemap lists and its last change, in sitemap order:
+    /// pages, each section's pagers, each taxonomy and its terms' pagers.
+    fn sitemap_urls<'s>(
+        &'s self,
+        mut each: impl FnMut(SitemapUrl<'s>, Option<chrono::DateTime<chrono::Utc>>),
+    ) {
+        let site = self.site;
         for p in site.pages.iter().filter(|p| p.front.render) {
-            d.str(&p.permalink).u64(stamp(p.front.updated.or(p.date)));
+            each(SitemapUrl::Permalink(&p.permalink), p.front.updated.or(p.date));
         }
         for section in
             site.sections.iter().filter(|s| s.front.render && s.front.redirect_to.is_none())
@@ -523,13 +528,17 @@ impl Renderer<'_> {
                 .iter()
                 .filter_map(|&p| site.pages[p].front.updated.or(site.pages[p].date))
                 .max();
-            d.str(&section.path).str(&section.front.paginate_path).u64(stamp(newest));
-            d.u64(pager_count(section.pages.len(), section.paginate_by) as u64);
+            for n in 1..=pager_count(section.pages.len(), section.paginate_by) {
+                let paginate_path = section.front.paginate_path.as_str();
+                each(SitemapUrl::Pager { base: &section.path, paginate_path, n }, newest);
+            }
         }
         for tax in site.taxonomies.iter().filter(|t| t.render) {
-            d.str(&tax.permalink).u64(tax.paginate_by.unwrap_or(0) as u64);
+            each(SitemapUrl::Permalink(&tax.permalink), None);
             for term in &tax.terms {
-                d.str(&term.path).u64(term.pages.len() as u64);
+                for n in 1..=pager_count(term.pages.len(), tax.paginate_by) {
+                    each(SitemapUrl::Pager { base: &term.path, paginate_path: "page", n }, None);
+                }
             }
         }
     }
@@ -706,45 +715,17 @@ impl Renderer<'_> {
     }
 
     fn sitemap(&self) -> String {
-        let site = self.site;
-        let mut entries: Vec<SitemapEntry> = site
-            .pages
-            .iter()
-            .filter(|p| p.front.render)
-            .map(|p| SitemapEntry {
-                permalink: p.permalink.clone(),
-                updated: p.front.updated.or(p.date),
-            })
-            .collect();
-        for section in
-            site.sections.iter().filter(|s| s.front.render && s.front.redirect_to.is_none())
-        {
-            let newest = section
-                .pages
-                .iter()
-                .filter_map(|&p| site.pages[p].front.updated.or(site.pages[p].date))
-                .max();
-            let pagers = pager_count(section.pages.len(), section.paginate_by);
-            for n in 1..=pagers {
-                let path = pager_path(&section.path, &section.front.paginate_path, n);
-                entries.push(SitemapEntry {
-                    permalink: url::permalink(&site.config.base_url, &path),
-                    updated: newest,
-                });
-            }
-        }
-        for tax in site.taxonomies.iter().filter(|t| t.render) {
-            entries.push(SitemapEntry { permalink: tax.permalink.clone(), updated: None });
-            for term in &tax.terms {
-                for n in 1..=pager_count(term.pages.len(), tax.paginate_by) {
-                    let path = pager_path(&term.path, "page", n);
-                    entries.push(SitemapEntry {
-                        permalink: url::permalink(&site.config.base_url, &path),
-                        updated: None,
-                    });
+        let base_url = &self.site.config.base_url;
+        let mut entries = Vec::new();
+        self.sitemap_urls(|url, updated| {
+            let permalink = match url {
+                SitemapUrl::Permalink(permalink) => permalink.to_string(),
+                SitemapUrl::Pager { base, paginate_path, n } => {
+                    url::permalink(base_url, &pager_path(base, paginate_path, n))
                 }
-            }
-        }
+            };
+            entries.push(SitemapEntry { permalink, updated });
+        });
         feed::sitemap(entries)
     }
 
@@ -802,6 +783,12 @@ pub fn redirect_page(to: &str) -> String {
          <meta http-equiv=\"refresh\" content=\"0; url={to}\">\n</head>\n<body>\n\
          <p>This page has moved to <a href=\"{to}\">{to}</a>.</p>\n</body>\n</html>\n"
     )
+}
+
+/// A URL of the sitemap: a permalink as it is, or pager `n` of a list at `base`.
+enum SitemapUrl<'a> {
+    Permalink(&'a str),
+    Pager { base: &'a str, paginate_path: &'a str, n: usize },
 }
 
 #[derive(Serialize)]

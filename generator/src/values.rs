@@ -178,12 +178,7 @@ struct CachedPage {
 }
 
 impl Values {
-    /// Builds every value of `site`. `assets` gives each bundle page's asset URLs.
-    pub fn build(site: &Site, assets: &HashMap<String, Vec<String>>) -> Values {
-        Self::build_cached(site, assets, &mut ValueCache::default(), &Digest::default())
-    }
-
-    /// Builds every value of `site`, taking from `cache` each page value whose inputs are the
+    /// Builds every value of `site` (`assets` gives each bundle page's asset URLs), taking from `cache` each page value whose inputs are the
     /// same as when it was built, and keeping the new ones there. `site_digest` stands for
     /// everything site-wide that a page value can read: the config and the build options.
     pub fn build_cached(
