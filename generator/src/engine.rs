@@ -110,6 +110,9 @@ struct DepIndex {
     clock: Vec<u32>,
     /// Outputs whose fingerprint reads the model itself: the sitemap and the search index.
     model: Vec<u32>,
+    /// Outputs that asked `get_url` for an `@/` link or `get_taxonomy_url` for a term: what
+    /// they got can change when pages come, go or move.
+    links: Vec<u32>,
 }
 
 impl DepIndex {
@@ -125,7 +128,11 @@ impl DepIndex {
                     self.by_call.entry((call.function, arg)).or_default().push(index);
                 }
                 Function::Now => self.clock.push(index),
-                Function::GetUrl | Function::GetTaxonomyUrl => {}
+                Function::GetUrl if call.args.first().is_some_and(|a| a.starts_with("@/")) => {
+                    self.links.push(index);
+                }
+                Function::GetTaxonomyUrl => self.links.push(index),
+                Function::GetUrl => {}
             }
         }
     }
@@ -143,6 +150,25 @@ impl DepIndex {
         index
     }
 
+    /// Moves the index onto a new plan: `old_to_new` gives each old plan index its index in
+    /// the new plan, `None` for an output no longer planned.
+    fn remap(&mut self, old_to_new: &[Option<u32>]) {
+        let map = |list: &mut Vec<u32>| {
+            list.retain_mut(|i| match old_to_new.get(*i as usize).copied().flatten() {
+                Some(new) => {
+                    *i = new;
+                    true
+                }
+                None => false,
+            });
+        };
+        self.by_input.values_mut().for_each(map);
+        self.by_call.values_mut().for_each(map);
+        map(&mut self.clock);
+        map(&mut self.model);
+        map(&mut self.links);
+    }
+
     /// The outputs that read any of `affected`.
     fn outputs(&self, affected: &Affected) -> Vec<usize> {
         let mut out: Vec<u32> = self.model.clone();
@@ -154,6 +180,9 @@ impl DepIndex {
         }
         if affected.clock {
             out.extend(&self.clock);
+        }
+        if affected.links {
+            out.extend(&self.links);
         }
         out.sort_unstable();
         out.dedup();
@@ -168,7 +197,31 @@ struct Affected {
     inputs: Vec<Digest>,
     calls: Vec<(Function, String)>,
     clock: bool,
+    /// Whether pages came, went or moved, so that links and term URLs may resolve otherwise.
+    links: bool,
 }
+
+/// How a patch found the outputs to look at again.
+enum Patched {
+    /// The plan is the last one; these are what its edits changed.
+    Values(Affected),
+    /// The plan was made again: look at these outputs of it.
+    Structure(Vec<usize>),
+}
+
+/// What the edits since the last apply need.
+enum Patchable {
+    /// Values only: for each edited page its index, front matter, body, body line and
+    /// digests.
+    Values(Vec<ValueEdit>),
+    /// The page list, its order or the terms change: each edited content path with its
+    /// document now (`None` when it is gone).
+    Structure(Vec<(String, Option<site::PageDoc>)>),
+}
+
+/// An edit of a page that changes only values: its index, front matter, body, body line,
+/// digest and front matter digest.
+type ValueEdit = (usize, Arc<PageFront>, Arc<str>, usize, Digest, Digest);
 
 /// The loaded config, with its digest and the warnings loading it gave.
 struct LoadedConfig {
@@ -600,6 +653,7 @@ impl Engine {
         templates.set_lookup(lookup);
         clock.step("template values");
         let (plan, plan_errors) = render::plan(&site, copies, embedded);
+        clock.step("  plan");
         fixed.extend(plan_errors);
         if self.one_shot {
             // The parsed documents are gone, so a next apply reads everything again.
@@ -622,12 +676,15 @@ impl Engine {
     /// description or `extra` changed. Returns `None`, having changed nothing the next full
     /// preparation needs, for any other edit.
     fn patch(&mut self, kept: Prepared, edited: &[String]) -> Option<Prepared> {
-        let Some(changed) = self.patchable(&kept, edited) else {
-            // Freeing the old model takes a while on a large site; the full preparation that
-            // follows does not need to wait for it.
-            std::thread::spawn(move || drop(kept));
-            return None;
-        };
+        match self.patchable(&kept, edited) {
+            Some(Patchable::Values(changed)) => self.patch_values(kept, changed),
+            Some(Patchable::Structure(edits)) => self.patch_structure(kept, edits),
+            None => discard(kept),
+        }
+    }
+
+    /// The patch for edits that change only values ([`Patchable::Values`]).
+    fn patch_values(&mut self, kept: Prepared, changed: Vec<ValueEdit>) -> Option<Prepared> {
         let Prepared {
             mut site,
             mut values,
@@ -735,32 +792,34 @@ impl Engine {
             parse_diags,
             markdown_diags,
             asset_urls,
-            patched: Some(affected),
+            patched: Some(Patched::Values(affected)),
         })
     }
 
-    /// What the edits at `edited` change in the pages of `kept`, when that is all they change:
-    /// for each page its index, front matter, body, body line and digests. `None` when the
-    /// edits need a full preparation.
-    #[allow(clippy::type_complexity)]
-    fn patchable(
-        &mut self,
-        kept: &Prepared,
-        edited: &[String],
-    ) -> Option<Vec<(usize, Arc<PageFront>, Arc<str>, usize, Digest, Digest)>> {
+    /// What the edits at `edited` (content paths of page files in known section folders)
+    /// need from a patch of `kept`; `None` when they need a full preparation.
+    fn patchable(&mut self, kept: &Prepared, edited: &[String]) -> Option<Patchable> {
         let site = &kept.site;
         let loaded = self.config.as_ref()?;
         let tree = self.tree.as_ref()?;
-        self.templates.as_ref()?;
+        let templates = self.templates.as_ref()?;
         let now = self.request.now.unwrap_or_else(Utc::now);
         if site.next_future.is_some_and(|date| date <= now) {
             return None;
         }
         let site_digest = loaded.digest;
-        let mut changed = Vec::new();
+        let mut edited: Vec<&String> = edited.iter().collect();
+        edited.sort_unstable();
+        edited.dedup();
+        let mut values = Vec::new();
+        let mut structure = Vec::new();
+        let mut same = true;
         for path in edited {
-            let Some(site::Target::Page(i)) = site.targets.get(path) else { return None };
-            let (doc, digest) = tree.docs.get(path)?;
+            let Some((doc, digest)) = tree.docs.get(path) else {
+                same = false;
+                structure.push((path.clone(), None));
+                continue;
+            };
             let key = parse_key(&site_digest, digest);
             if self.parsed.get(path).is_none_or(|cached| cached.key != key) {
                 let (parsed, diags) = site::parse_doc_digested(doc, &loaded.config, Some(*digest));
@@ -770,13 +829,273 @@ impl Engine {
             else {
                 return None;
             };
-            if !same_structure(site, *i, front) {
+            match site.targets.get(path.as_str()) {
+                Some(site::Target::Page(i)) if same_structure(site, *i, front) => {
+                    values.push((
+                        *i,
+                        front.clone(),
+                        body.clone(),
+                        *body_line,
+                        doc.digest,
+                        doc.front_digest,
+                    ));
+                }
+                _ => same = false,
+            }
+            // A template that is missing is reported by the full preparation.
+            if front
+                .template
+                .as_deref()
+                .is_some_and(|name| !templates.has(name) || templates.dropped.contains_key(name))
+            {
                 return None;
             }
-            let meta = (*i, front.clone(), body.clone(), *body_line, doc.digest, doc.front_digest);
-            changed.push(meta);
+            structure
+                .push((path.clone(), Some((doc.clone(), front.clone(), body.clone(), *body_line))));
         }
-        Some(changed)
+        if same {
+            return Some(Patchable::Values(values));
+        }
+        // Problems the full preparation found with an edited page may be gone now; only it
+        // can tell.
+        let blamed = |d: &Diagnostic| {
+            d.source.as_ref().is_some_and(|source| {
+                structure.iter().any(|(path, _)| *source == Source::File(format!("content/{path}")))
+            })
+        };
+        if kept.fixed.iter().any(blamed) {
+            return None;
+        }
+        Some(Patchable::Structure(structure))
+    }
+
+    /// The patch for edits that change the page list, its order or the terms
+    /// ([`Patchable::Structure`]): the model is reassembled around the edited pages, their
+    /// markdown and values made, and the outputs are planned again. `None` when the edits
+    /// need a full preparation after all.
+    fn patch_structure(
+        &mut self,
+        kept: Prepared,
+        edits: Vec<(String, Option<site::PageDoc>)>,
+    ) -> Option<Prepared> {
+        let now = self.request.now.unwrap_or_else(Utc::now);
+        let options = BuildOptions { drafts: self.request.drafts, now };
+        let (Some(loaded), Some(templates)) = (self.config.as_ref(), self.templates.as_ref())
+        else {
+            return discard(kept);
+        };
+        let site_digest = loaded.digest;
+        let paths: Vec<String> = edits.iter().map(|(path, _)| path.clone()).collect();
+        let mut clock = StepClock::new();
+        let gone: Vec<String> =
+            edits.iter().filter(|(_, doc)| doc.is_none()).map(|(path, _)| path.clone()).collect();
+        let mut kept = kept;
+        // Documents that link to an edited one resolve that link again; a section among them
+        // is left to the full preparation.
+        let targets: Vec<&str> = paths.iter().map(String::as_str).collect();
+        let linking = pipeline::linking_to(&self.markdown, &targets);
+        if linking.iter().any(|path| {
+            matches!(kept.site.targets.get(path.as_str()), Some(site::Target::Section(_)))
+        }) {
+            return discard(kept);
+        }
+        // The values of the edited pages as they were: outputs that read them must be looked
+        // at again.
+        let mut was: Vec<Digest> = Vec::new();
+        for path in &paths {
+            if let Some(site::Target::Page(i)) = kept.site.targets.get(path.as_str()) {
+                was.push(kept.values.digests.summaries[*i]);
+                was.push(kept.values.digests.pages[*i]);
+            }
+        }
+        clock.step("  before reassemble");
+        let Some(re) = kept.site.reassemble(edits, &options) else { return discard(kept) };
+        clock.step("  reassemble");
+        let Prepared {
+            mut site,
+            mut values,
+            plan: old_plan,
+            fixed,
+            parse_diags,
+            markdown_diags,
+            asset_urls,
+            ..
+        } = kept;
+
+        // Markdown of the fresh pages and of those that link to an edited one.
+        let mut touched: Vec<usize> = re.fresh.clone();
+        for path in &linking {
+            if let Some(site::Target::Page(i)) = site.targets.get(path.as_str()) {
+                touched.push(*i);
+            }
+        }
+        touched.sort_unstable();
+        touched.dedup();
+        let sources: Vec<Source> =
+            paths.iter().chain(&linking).map(|p| Source::File(format!("content/{p}"))).collect();
+        let mut parse_diags = parse_diags;
+        parse_diags.retain(|d| d.source.as_ref().is_none_or(|s| !sources.contains(s)));
+        for path in &paths {
+            if let Some(doc) = self.parsed.get(path) {
+                parse_diags.extend(doc.diags.iter().cloned());
+            }
+        }
+        let highlighter = self.highlighter.clone().flatten();
+        let root = self.root.clone();
+        let reload = |page: &crate::site::Page| reload_body(&root, &loaded.config, page);
+        let fresh = pipeline::render_markdown(
+            &mut site,
+            highlighter.as_deref(),
+            &mut self.markdown,
+            Some(&touched),
+            &reload,
+        );
+        for path in &gone {
+            self.markdown.remove(path);
+        }
+        for &i in &touched {
+            if !matches!(site.pages[i].source, Source::File(_)) {
+                continue;
+            }
+            if let Some(ParsedDoc { parsed: Some(Parsed::Page { body, .. }), .. }) =
+                self.parsed.get_mut(&site.pages[i].content_path)
+            {
+                *body = Arc::from("");
+            }
+        }
+        let mut markdown_diags = markdown_diags;
+        markdown_diags.retain(|d| d.source.as_ref().is_none_or(|s| !sources.contains(s)));
+        markdown_diags.extend(fresh);
+
+        // Values, the lookup and the plan.
+        clock.step("  markdown");
+        let refreshed = values.reassembled(
+            &site,
+            &asset_urls,
+            &mut self.values,
+            &site_digest,
+            &re,
+            &touched,
+            &gone,
+        );
+        clock.step("  values");
+        let mut affected = Affected {
+            inputs: refreshed.old_digests.into_iter().chain(was).collect(),
+            clock: self.request.now.is_none(),
+            links: true,
+            ..Affected::default()
+        };
+        for path in &paths {
+            affected.calls.push((Function::GetPage, path.clone()));
+        }
+        for &i in &refreshed.pages {
+            affected.calls.push((Function::GetPage, site.pages[i].content_path.clone()));
+        }
+        for &s in &refreshed.sections {
+            affected.calls.push((Function::GetSection, site.sections[s].content_path.clone()));
+        }
+        let old_taxonomies =
+            templates.current_lookup().taxonomies.keys().cloned().collect::<Vec<_>>();
+        for name in old_taxonomies.into_iter().chain(site.taxonomies.iter().map(|t| t.name.clone()))
+        {
+            affected.calls.push((Function::GetTaxonomy, name));
+        }
+        templates.update_lookup(|lookup| {
+            for path in &paths {
+                lookup.pages.remove(path);
+                match site.resolve(path) {
+                    Some((url, _)) => lookup.permalinks.insert(path.clone(), url),
+                    None => lookup.permalinks.remove(path),
+                };
+            }
+            for &i in &refreshed.pages {
+                let entry = (values.pages[i].clone(), values.digests.pages[i]);
+                lookup.pages.insert(site.pages[i].content_path.clone(), entry);
+            }
+            for &s in &refreshed.sections {
+                let entry = (values.sections[s].clone(), values.digests.sections[s]);
+                lookup.sections.insert(site.sections[s].content_path.clone(), entry);
+            }
+            lookup.term_urls.clear();
+            lookup.taxonomies.clear();
+            for tax in &site.taxonomies {
+                for term in &tax.terms {
+                    let key = (tax.name.clone(), term.slug.clone());
+                    lookup.term_urls.insert(key, term.permalink.clone());
+                }
+                lookup
+                    .taxonomies
+                    .insert(tax.name.clone(), pipeline::taxonomy_value(&site, &values, tax));
+            }
+            lookup.now = crate::values::date_text(&now);
+        });
+        let (copies, embedded) = render::files_of(&old_plan);
+        clock.step("  lookup");
+        let (plan, plan_errors) = render::plan(&site, copies, embedded);
+        if !plan_errors.is_empty() {
+            return discard(Prepared {
+                site,
+                values,
+                plan,
+                fixed,
+                parse_diags,
+                markdown_diags,
+                asset_urls,
+                patched: None,
+            });
+        }
+
+        // The outputs to look at: those that read what changed, every list and feed, every
+        // output of an edited page, and every output that is new or made from something else
+        // than before.
+        let index = self.index.get_or_insert_with(|| DepIndex::of(&old_plan, &self.memo));
+        clock.step("  index");
+        let position: rustc_hash::FxHashMap<&str, u32> =
+            plan.iter().enumerate().map(|(i, p)| (p.path.as_str(), i as u32)).collect();
+        let old_to_new: Vec<Option<u32>> =
+            old_plan.iter().map(|p| position.get(p.path.as_str()).copied()).collect();
+        let mut new_to_old: Vec<Option<usize>> = vec![None; plan.len()];
+        for (old, new) in old_to_new.iter().enumerate() {
+            if let Some(new) = new {
+                new_to_old[*new as usize] = Some(old);
+            }
+        }
+        let mut subset: Vec<usize> = index
+            .outputs(&affected)
+            .into_iter()
+            .filter_map(|i| old_to_new[i].map(|new| new as usize))
+            .collect();
+        for (i, planned) in plan.iter().enumerate() {
+            let list = matches!(
+                planned.job,
+                render::Job::SectionPager(..)
+                    | render::Job::TermPager(..)
+                    | render::Job::TaxonomyList(_)
+                    | render::Job::Atom(_)
+                    | render::Job::Rss(_)
+                    | render::Job::Sitemap
+                    | render::Job::SearchIndex
+            );
+            let edited = planned.sources.iter().any(|source| sources.contains(source));
+            let moved = new_to_old[i].is_none_or(|old| old_plan[old].sources != planned.sources);
+            if list || edited || moved {
+                subset.push(i);
+            }
+        }
+        subset.sort_unstable();
+        subset.dedup();
+        index.remap(&old_to_new);
+        clock.step("  subset");
+        Some(Prepared {
+            site,
+            values,
+            plan,
+            fixed,
+            parse_diags,
+            markdown_diags,
+            asset_urls,
+            patched: Some(Patched::Structure(subset)),
+        })
     }
 
     /// Renders what changed, stages and commits it, and keeps what was built for the next
@@ -825,10 +1144,11 @@ impl Engine {
         )?;
         // A patch looks again only at the outputs that read what it changed.
         let subset: Vec<usize> = match &prepared.patched {
-            Some(affected) if stager.record_is_known() => {
+            Some(Patched::Values(affected)) if stager.record_is_known() => {
                 let index = self.index.get_or_insert_with(|| DepIndex::of(plan, &self.memo));
                 index.outputs(affected)
             }
+            Some(Patched::Structure(subset)) if stager.record_is_known() => subset.clone(),
             _ => (0..plan.len()).collect(),
         };
         let old_memo = &self.memo;
@@ -901,13 +1221,18 @@ impl Engine {
         // What is kept: with a patched model the plan is the last one, so everything not
         // staged; otherwise what is planned.
         let planned: std::collections::HashSet<&str>;
-        let keep = if prepared.patched.is_some() && stager.record_is_known() {
-            Keep::All
-        } else {
-            planned = plan.iter().map(|p| p.path.as_str()).collect();
-            self.memo.retain(|path, _| planned.contains(path.as_str()));
-            self.index = None;
-            Keep::Planned(&planned)
+        let known_record = stager.record_is_known();
+        let keep = match &prepared.patched {
+            Some(Patched::Values(_)) if known_record => Keep::All,
+            patched => {
+                planned = plan.iter().map(|p| p.path.as_str()).collect();
+                self.memo.retain(|path, _| planned.contains(path.as_str()));
+                // A structure patch moved the index onto its plan already.
+                if !(matches!(patched, Some(Patched::Structure(_))) && known_record) {
+                    self.index = None;
+                }
+                Keep::Planned(&planned)
+            }
         };
         // For the snapshot of a one-shot build, which renders every output.
         let mut clock_used = clock_read.into_inner();
@@ -963,6 +1288,13 @@ impl Engine {
     }
 }
 
+/// Lets go of a model that a full preparation replaces. Freeing it takes a while on a large
+/// site, and nothing needs to wait for that.
+fn discard(kept: Prepared) -> Option<Prepared> {
+    std::thread::spawn(move || drop(kept));
+    None
+}
+
 /// Whether giving page `i` the front matter `front` leaves the site's structure as it is:
 /// the same URL, date, order, terms, template and publication, so that only values change.
 /// Title, description and `extra` may differ, unless a list the page is on sorts by title.
@@ -999,8 +1331,8 @@ struct Prepared {
     /// Problems of each document's markdown.
     markdown_diags: Vec<Diagnostic>,
     asset_urls: HashMap<String, Vec<String>>,
-    /// For a patch of the last apply's model, whose plan it shares, what it changed.
-    patched: Option<Affected>,
+    /// For a patch of the last apply's model, how to find the outputs to look at again.
+    patched: Option<Patched>,
 }
 
 /// What became of one planned output.

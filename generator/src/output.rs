@@ -479,7 +479,8 @@ impl Stager {
         let touched = self.touched.into_inner().unwrap_or_else(|e| e.into_inner());
         let journal = journal_path(&self.record_path);
         let changes = touched.len() + stale.len();
-        let room = (new.len() / 8).max(1024);
+        // Room for a new post's shift of every pager of a large site.
+        let room = (new.len() / 4).max(1024);
         let on_record = self.trust_old && FileStamp::of(&self.record_path).is_some();
         let mut record = Record {
             output: self.output.to_string_lossy().into_owned(),

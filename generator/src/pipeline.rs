@@ -164,6 +164,20 @@ pub(crate) struct MdEntry {
 /// Rendered markdown by content path.
 pub(crate) type MdCache = HashMap<String, MdEntry>;
 
+/// The content paths of the documents whose cached rendering resolved an `@/` link to any
+/// of `targets` (content paths): the ones to check again when those targets change.
+pub(crate) fn linking_to(cache: &MdCache, targets: &[&str]) -> Vec<String> {
+    let mut out: Vec<String> = cache
+        .iter()
+        .filter(|(_, entry)| {
+            entry.links.iter().any(|(path, _)| targets.contains(&path.trim_start_matches('/')))
+        })
+        .map(|(path, _)| path.clone())
+        .collect();
+    out.sort_unstable();
+    out
+}
+
 /// A resolver that remembers what it was asked and what it answered, so that a cached
 /// rendering can be checked against the site as it is now.
 struct Recording<'a> {

@@ -113,7 +113,7 @@ pub fn plan(
         }
     }
     plan_site_files(site, &mut out);
-    let mut taken: std::collections::HashSet<&str> = out.iter().map(|p| p.path.as_str()).collect();
+    let mut taken: rustc_hash::FxHashSet<&str> = out.iter().map(|p| p.path.as_str()).collect();
     let mut extra = Vec::new();
     for copy in &copies {
         extra.push(Planned {
@@ -140,6 +140,28 @@ pub fn plan(
     let errors = check_duplicates(&out);
     out.retain(|planned| !planned.path.is_empty());
     (out, errors)
+}
+
+/// A file of the embedded theme: its output path and bytes.
+pub type EmbeddedFile = (String, std::sync::Arc<[u8]>);
+
+/// The copied and embedded files of a plan, as [`plan`] takes them: to plan a site again
+/// without looking for its files again.
+pub fn files_of(plan: &[Planned]) -> (Vec<CopyFile>, Vec<EmbeddedFile>) {
+    let mut copies = Vec::new();
+    let mut embedded = Vec::new();
+    for planned in plan {
+        match &planned.job {
+            Job::Copy(from) => copies.push(CopyFile {
+                path: planned.path.clone(),
+                from: from.clone(),
+                source: planned.sources.first().cloned().unwrap_or(Source::Site),
+            }),
+            Job::Embedded(bytes) => embedded.push((planned.path.clone(), bytes.clone())),
+            _ => {}
+        }
+    }
+    (copies, embedded)
 }
 
 fn push_alias(out: &mut Vec<Planned>, alias: &str, target: &str, source: &Source) {
@@ -323,7 +345,7 @@ fn plan_site_files(site: &Site, out: &mut Vec<Planned>) {
 
 fn check_duplicates(out: &[Planned]) -> Vec<Diagnostic> {
     let mut errors = Vec::new();
-    let mut by_path: BTreeMap<&str, Vec<&Planned>> = BTreeMap::new();
+    let mut seen: rustc_hash::FxHashMap<&str, usize> = Default::default();
     for planned in out {
         if planned.path.is_empty() {
             if let Job::Redirect(message) = &planned.job {
@@ -331,12 +353,14 @@ fn check_duplicates(out: &[Planned]) -> Vec<Diagnostic> {
             }
             continue;
         }
+        *seen.entry(&planned.path).or_default() += 1;
+    }
+    // Outputs are many and clashes rare: only the clashing paths are gathered.
+    let mut by_path: BTreeMap<&str, Vec<&Planned>> = BTreeMap::new();
+    for planned in out.iter().filter(|p| seen.get(p.path.as_str()).is_some_and(|&n| n > 1)) {
         by_path.entry(&planned.path).or_default().push(planned);
     }
     for (path, list) in by_path {
-        if list.len() < 2 {
-            continue;
-        }
         let mut owners: Vec<&Source> = list.iter().map(|p| &p.sources[0]).collect();
         owners.sort();
         owners.dedup();

@@ -386,6 +386,261 @@ impl Site {
     }
 }
 
+/// A page document as parsed, for [`Site::reassemble`]: its metadata, front matter, body and
+/// the file line its body starts on.
+pub type PageDoc = (DocMeta, Arc<PageFront>, Arc<str>, usize);
+
+/// What [`Site::reassemble`] did to the page list.
+#[derive(Debug)]
+pub struct Reassembled {
+    /// For each page index before, its index now; `None` for a page that is gone.
+    pub old_to_new: Vec<Option<usize>>,
+    /// The indices now of the pages made again from their documents.
+    pub fresh: Vec<usize>,
+    /// Per taxonomy (by name) and term slug, whether the term's display name, permalink or
+    /// existence changed: the pages of such a term show it differently now.
+    pub renamed_terms: Vec<(String, String)>,
+    /// The pages (indices now) whose neighbours in their section changed, fresh ones too.
+    pub moved: Vec<usize>,
+}
+
+impl Site {
+    /// Brings the model up to date after the page documents at the given content paths were
+    /// edited, created or removed (`None`), without building it again: the other pages are
+    /// kept as they are, and the lists, neighbours, taxonomies and targets are made again
+    /// from them. The result is the model a full [`Site::assemble_parsed`] gives.
+    ///
+    /// Returns `None`, with the model unchanged, for an edit that would need the full build:
+    /// one that gives a diagnostic, names an undeclared taxonomy, or changes what a future
+    /// page left out means for the next build.
+    pub fn reassemble(
+        &mut self,
+        edits: Vec<(String, Option<PageDoc>)>,
+        options: &BuildOptions,
+    ) -> Option<Reassembled> {
+        // Check everything before touching the model.
+        for (path, doc) in &edits {
+            match self.targets.get(path) {
+                None | Some(Target::Page(_)) | Some(Target::Skipped(Skip::Draft, _)) => {}
+                Some(_) => return None,
+            }
+            if let Some((_, front, ..)) = doc {
+                let declared = |name: &String| self.config.taxonomy(name).is_some();
+                let authors = front.authors.is_empty() || self.config.taxonomy("authors").is_some();
+                if !front.taxonomies.keys().all(declared) || !authors {
+                    return None;
+                }
+            }
+        }
+        let mut diagnostics = Vec::new();
+        let section_by_dir: HashMap<String, usize> =
+            self.sections.iter().enumerate().map(|(i, s)| (s.dir.clone(), i)).collect();
+        let mut builder = Builder::new(&mut self.config, options, &mut diagnostics);
+        builder.sections = std::mem::take(&mut self.sections);
+        builder.section_by_dir = section_by_dir;
+        let mut made = Vec::new();
+        for (path, doc) in &edits {
+            let Some((doc, front, body, body_line)) = doc.clone() else {
+                made.push((path.clone(), None));
+                continue;
+            };
+            let dir = content::parent_of(&doc.content_path);
+            let Some(&section) = builder.section_by_dir.get(dir) else {
+                made.push((path.clone(), Some(Err(()))));
+                continue;
+            };
+            let page = builder.make_page(doc, front, body, body_line, section, false);
+            let outcome = match page {
+                Some(page) => match builder.skip_reason(&page) {
+                    None => Ok(Ok(page)),
+                    Some(Skip::Draft) => Ok(Err(page.permalink)),
+                    Some(Skip::Future) => Err(()),
+                },
+                None => Err(()),
+            };
+            made.push((path.clone(), Some(outcome)));
+        }
+        self.sections = std::mem::take(&mut builder.sections);
+        drop(builder);
+        let refused = made.iter().any(|(_, m)| matches!(m, Some(Err(()))));
+        if refused || !diagnostics.is_empty() {
+            return None;
+        }
+
+        // Old terms, to tell which ones show differently now.
+        let old_terms: HashMap<(String, String), (String, String)> = self
+            .taxonomies
+            .iter()
+            .flat_map(|t| {
+                t.terms.iter().map(|k| {
+                    ((t.name.clone(), k.slug.clone()), (k.name.clone(), k.permalink.clone()))
+                })
+            })
+            .collect();
+
+        // The page list: the pages kept, and the ones made again, by content path.
+        let gone: std::collections::HashSet<String> = made.iter().map(|(p, _)| p.clone()).collect();
+        let was_published = gone
+            .iter()
+            .filter(|p| matches!(self.targets.get(p.as_str()), Some(Target::Page(_))))
+            .count();
+        let mut fresh_pages = Vec::new();
+        for (path, outcome) in made {
+            self.targets.remove(&path);
+            self.skipped.retain(|(source, _)| source_path(source) != Some(path.as_str()));
+            match outcome {
+                Some(Ok(Ok(page))) => fresh_pages.push(page),
+                Some(Ok(Err(permalink))) => {
+                    let source = Source::File(format!("content/{path}"));
+                    self.skipped.push((source, Skip::Draft));
+                    self.targets.insert(path, Target::Skipped(Skip::Draft, permalink));
+                }
+                _ => {}
+            }
+        }
+        self.skipped.sort_by(|a, b| source_path(&a.0).cmp(&source_path(&b.0)));
+        fresh_pages.sort_by(|a, b| a.content_path.cmp(&b.content_path));
+        let old_count = self.pages.len();
+        let in_place: Option<Vec<usize>> = fresh_pages
+            .iter()
+            .map(|page| {
+                self.pages.binary_search_by(|p| p.content_path.cmp(&page.content_path)).ok()
+            })
+            .collect();
+        // Whether the lists stay as they are: every page keeps its place and its sort keys.
+        let mut same_lists = false;
+        let (pages, old_to_new, fresh) = match in_place {
+            // Every page made again was published before, and none is gone: same places.
+            Some(places) if places.len() == was_published => {
+                let mut pages = std::mem::take(&mut self.pages);
+                same_lists =
+                    places.iter().zip(&fresh_pages).all(|(&i, page)| same_place(&pages[i], page));
+                for (&i, page) in places.iter().zip(fresh_pages) {
+                    let old = std::mem::replace(&mut pages[i], page);
+                    if same_lists {
+                        pages[i].lower = old.lower;
+                        pages[i].higher = old.higher;
+                    }
+                }
+                let old_to_new = (0..old_count).map(|i| (!places.contains(&i)).then_some(i));
+                (pages, old_to_new.collect(), places)
+            }
+            _ => merge_pages(std::mem::take(&mut self.pages), fresh_pages, &gone),
+        };
+        let mut pages = pages;
+        let neighbours: Vec<(Option<usize>, Option<usize>)> =
+            pages.iter().map(|p| (p.lower, p.higher)).collect();
+        for page in &mut pages {
+            page.terms.clear();
+        }
+        if !same_lists {
+            for page in &mut pages {
+                page.lower = None;
+                page.higher = None;
+            }
+            for section in &mut self.sections {
+                section.pages.clear();
+            }
+            list_pages(&mut self.sections, &mut pages);
+        }
+        let mut diagnostics = Vec::new();
+        self.taxonomies = gather_taxonomies(&mut self.config, &mut pages, &mut diagnostics);
+        // Neighbours as they were, in the indices of now; a fresh page had none.
+        // A neighbour that is gone maps to `Some(None)`, unlike having none.
+        let new_of = |old: Option<usize>| old.map(|o| old_to_new.get(o).copied().flatten());
+        let now_of = |new: Option<usize>| new.map(Some);
+        let moved: Vec<usize> = (0..pages.len())
+            .filter(|&i| !same_lists || fresh.contains(&i))
+            .filter(|&i| {
+                let (lower, higher) = neighbours[i];
+                fresh.contains(&i)
+                    || (new_of(lower), new_of(higher))
+                        != (now_of(pages[i].lower), now_of(pages[i].higher))
+            })
+            .collect();
+        for target in self.targets.values_mut() {
+            if let Target::Page(i) = target {
+                // Every page target left is of a kept page.
+                *i = old_to_new[*i].unwrap_or(usize::MAX);
+            }
+        }
+        for &i in &fresh {
+            self.targets.insert(pages[i].content_path.clone(), Target::Page(i));
+        }
+        self.pages = pages;
+
+        let mut renamed_terms = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for tax in &self.taxonomies {
+            for term in &tax.terms {
+                let key = (tax.name.clone(), term.slug.clone());
+                let now = (term.name.clone(), term.permalink.clone());
+                if old_terms.get(&key) != Some(&now) {
+                    renamed_terms.push(key.clone());
+                }
+                seen.insert(key);
+            }
+        }
+        renamed_terms.extend(old_terms.into_keys().filter(|key| !seen.contains(key)));
+        renamed_terms.sort();
+        Some(Reassembled { old_to_new, fresh, renamed_terms, moved })
+    }
+}
+
+/// Whether `new` sits where `old` did in every list: the same section, dates, title, weight
+/// and slug, which are all that lists place and sort pages by.
+fn same_place(old: &Page, new: &Page) -> bool {
+    old.content_path == new.content_path
+        && old.section == new.section
+        && old.date == new.date
+        && old.front.updated == new.front.updated
+        && old.front.title == new.front.title
+        && old.front.weight == new.front.weight
+        && old.slug == new.slug
+}
+
+/// The page list after edits: `old` without the pages at the content paths `gone`, with
+/// `fresh` (sorted by content path) merged in by content path. Returns it with each old
+/// page's index now and the indices of the fresh pages.
+fn merge_pages(
+    old: Vec<Page>,
+    fresh: Vec<Page>,
+    gone: &std::collections::HashSet<String>,
+) -> (Vec<Page>, Vec<Option<usize>>, Vec<usize>) {
+    let mut old_to_new = vec![None; old.len()];
+    let mut fresh_at = Vec::with_capacity(fresh.len());
+    let mut pages = Vec::with_capacity(old.len() + fresh.len());
+    let mut kept = old.into_iter().enumerate().filter(|(_, p)| !gone.contains(&p.content_path));
+    let mut next_kept = kept.next();
+    let mut fresh = fresh.into_iter().peekable();
+    loop {
+        let take_fresh = match (&next_kept, fresh.peek()) {
+            (Some((_, k)), Some(f)) => f.content_path < k.content_path,
+            (None, Some(_)) => true,
+            (_, None) => false,
+        };
+        if take_fresh {
+            let Some(page) = fresh.next() else { break };
+            fresh_at.push(pages.len());
+            pages.push(page);
+        } else {
+            let Some((i, page)) = next_kept.take() else { break };
+            old_to_new[i] = Some(pages.len());
+            pages.push(page);
+            next_kept = kept.next();
+        }
+    }
+    (pages, old_to_new, fresh_at)
+}
+
+/// The content path of a document's source file, for sources under `content/`.
+fn source_path(source: &Source) -> Option<&str> {
+    match source {
+        Source::File(path) => path.strip_prefix("content/"),
+        _ => None,
+    }
+}
+
 /// What the builder hands on: sections, pages, skipped pages, targets, the next future date.
 type Assembled =
     (Vec<Section>, Vec<Page>, Vec<(Source, Skip)>, HashMap<String, Target>, Option<DateTime<Utc>>);
@@ -784,6 +1039,8 @@ fn build_taxonomy(
     // slug -> (spelling -> count, pages)
     let mut terms: BTreeMap<String, (BTreeMap<&str, usize>, Vec<usize>)> = BTreeMap::new();
     let mut named: Vec<(usize, String)> = Vec::new();
+    // A site uses a few names on many pages: each is slugged once.
+    let mut slugs: HashMap<&str, String> = HashMap::new();
     for (i, page) in pages.iter().enumerate() {
         let Some(names) = page.taxonomies.get(&tax.name) else { continue };
         for name in names {
@@ -791,10 +1048,13 @@ fn build_taxonomy(
             if name.is_empty() {
                 continue;
             }
-            let slug = match slugify(name, strategy) {
-                s if s.is_empty() || s == "-" => fallback_slug(name),
-                s => s,
-            };
+            let slug = slugs
+                .entry(name)
+                .or_insert_with(|| match slugify(name, strategy) {
+                    s if s.is_empty() || s == "-" => fallback_slug(name),
+                    s => s,
+                })
+                .clone();
             named.push((i, slug.clone()));
             let entry = terms.entry(slug).or_default();
             *entry.0.entry(name).or_default() += 1;
@@ -817,7 +1077,9 @@ fn build_taxonomy(
     let terms = terms
         .into_iter()
         .map(|(slug, (spellings, mut list))| {
-            sort_pages(&mut list, pages, SortBy::Date);
+            // Listed in page order, which is content path order, so a stable sort by date
+            // alone orders ties by content path as `sort_pages` does.
+            list.sort_by(|a, b| desc_option(pages[*a].date, pages[*b].date));
             let name = spellings
                 .iter()
                 .max_by(|a, b| a.1.cmp(b.1).then_with(|| b.0.cmp(a.0)))

@@ -313,6 +313,163 @@ impl Values {
     }
 }
 
+/// What [`Values::reassembled`] rebuilt.
+#[derive(Default)]
+pub struct Refreshed {
+    /// The digests, before, of every value rebuilt with a different digest.
+    pub old_digests: Vec<Digest>,
+    /// The pages (indices now) whose full value changed, fresh pages included.
+    pub pages: Vec<usize>,
+    /// The sections whose full value changed.
+    pub sections: Vec<usize>,
+}
+
+impl Values {
+    /// Brings the values up to date after [`Site::reassemble`] changed the page list:
+    /// moves each kept value to its page's new index, builds the values of the fresh pages,
+    /// of the pages in `touched` (whose markdown was rendered again), of the pages whose
+    /// terms show differently and of the pages whose neighbours changed, and rebuilds every
+    /// section's and the config's. `gone` are the content paths of pages no longer in the
+    /// list.
+    #[allow(clippy::too_many_arguments)]
+    pub fn reassembled(
+        &mut self,
+        site: &Site,
+        assets: &HashMap<String, Vec<String>>,
+        cache: &mut ValueCache,
+        site_digest: &Digest,
+        re: &crate::site::Reassembled,
+        touched: &[usize],
+        gone: &[String],
+    ) -> Refreshed {
+        let n = site.pages.len();
+        let mut summaries = vec![Value::none(); n];
+        let mut pages = vec![Value::none(); n];
+        let mut summary_keys = vec![Digest::default(); n];
+        let mut page_keys = vec![Digest::default(); n];
+        let mut known = vec![false; n];
+        for (old, new) in re.old_to_new.iter().enumerate() {
+            let Some(new) = *new else { continue };
+            summaries[new] = std::mem::replace(&mut self.summaries[old], Value::none());
+            pages[new] = std::mem::replace(&mut self.pages[old], Value::none());
+            summary_keys[new] = self.digests.summaries[old];
+            page_keys[new] = self.digests.pages[old];
+            known[new] = true;
+        }
+        for path in gone {
+            cache.pages.remove(path);
+        }
+        let mut refreshed = Refreshed::default();
+
+        // Summaries: of fresh and re-rendered pages, and of pages in a term shown differently.
+        let renamed: std::collections::HashSet<(&str, &str)> =
+            re.renamed_terms.iter().map(|(t, k)| (t.as_str(), k.as_str())).collect();
+        let shows_renamed = |page: &Page| {
+            page.terms.iter().any(|&(t, k)| {
+                let tax = &site.taxonomies[t];
+                renamed.contains(&(tax.name.as_str(), tax.terms[k].slug.as_str()))
+            })
+        };
+        let mut candidates: Vec<usize> = re.fresh.iter().chain(touched).copied().collect();
+        if !renamed.is_empty() {
+            candidates.extend((0..n).filter(|&i| known[i] && shows_renamed(&site.pages[i])));
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
+        let rebuilt: Vec<(usize, Digest, Option<Value>)> = candidates
+            .par_iter()
+            .map(|&i| {
+                let page = &site.pages[i];
+                let key = summary_key(site, page, site_digest);
+                let stale = !known[i] || key != summary_keys[i];
+                (i, key, stale.then(|| summary(site, page)))
+            })
+            .collect();
+        // Full values: of the pages whose summary, neighbours or markdown changed, and of
+        // the neighbours of a changed summary.
+        let mut candidates: Vec<usize> = re.moved.iter().chain(touched).copied().collect();
+        for (i, key, value) in rebuilt {
+            if let Some(value) = value {
+                if known[i] {
+                    refreshed.old_digests.push(summary_keys[i]);
+                }
+                summaries[i] = value;
+                summary_keys[i] = key;
+                let page = &site.pages[i];
+                candidates.extend([Some(i), page.lower, page.higher].into_iter().flatten());
+            }
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
+        let no_assets = Vec::new();
+        let keyed: Vec<(usize, Digest)> = candidates
+            .iter()
+            .map(|&i| {
+                let page = &site.pages[i];
+                let own = assets.get(&page.content_path).unwrap_or(&no_assets);
+                (i, page_key(site, page, &summary_keys, i, own))
+            })
+            .filter(|&(i, key)| !known[i] || key != page_keys[i])
+            .collect();
+        let stale: Vec<usize> = keyed.iter().map(|&(i, _)| i).collect();
+        let fulls: Vec<Value> = stale
+            .par_iter()
+            .map(|&i| full_page(site, &site.pages[i], &summaries, i, assets))
+            .collect();
+        for (&(i, key), value) in keyed.iter().zip(fulls) {
+            if known[i] {
+                refreshed.old_digests.push(page_keys[i]);
+            }
+            pages[i] = value;
+            page_keys[i] = key;
+            let cached = CachedPage {
+                summary_key: summary_keys[i],
+                summary: summaries[i].clone(),
+                page_key: key,
+                page: pages[i].clone(),
+            };
+            cache.pages.insert(site.pages[i].content_path.clone(), cached);
+        }
+        refreshed.pages = stale;
+        self.summaries = summaries;
+        self.pages = pages;
+        self.digests.summaries = summary_keys;
+        self.digests.pages = page_keys;
+
+        // Sections and the config: few, and rebuilt whole.
+        for (s, section_ref) in site.sections.iter().enumerate() {
+            let view = SectionView::Full(&self.summaries, &self.digests.summaries);
+            let (full, full_digest) = section(site, section_ref, view);
+            let (brief, brief_digest) = section(site, section_ref, SectionView::Paged);
+            let (head, head_digest) = section(site, section_ref, SectionView::Head);
+            if self.digests.sections[s] != full_digest {
+                refreshed.sections.push(s);
+            }
+            let digests = &mut self.digests;
+            for (old, new) in [
+                (&mut digests.sections[s], full_digest),
+                (&mut digests.section_briefs[s], brief_digest),
+                (&mut digests.section_heads[s], head_digest),
+            ] {
+                if *old != new {
+                    refreshed.old_digests.push(*old);
+                    *old = new;
+                }
+            }
+            self.sections[s] = full;
+            self.section_briefs[s] = brief;
+            self.section_heads[s] = head;
+        }
+        let (config, config_digest) = config_value(site, site_digest);
+        if config_digest != self.digests.config {
+            refreshed.old_digests.push(self.digests.config);
+        }
+        self.config = config;
+        self.digests.config = config_digest;
+        refreshed
+    }
+}
+
 /// The digest of what a page's summary is built from.
 fn summary_key(site: &Site, page: &Page, site_digest: &Digest) -> Digest {
     let mut d = Digester::new("summary");
