@@ -180,10 +180,10 @@ impl Config {
         for name in ["kiln.toml", "config.toml"] {
             let path = root.join(name);
             match std::fs::read_to_string(&path) {
-                Ok(text) => return Config::parse(&text, Source::File(name.to_string())),
+                Ok(text) => return Config::parse(&text, Source::File(name.into())),
                 Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(err) => {
-                    let source = Source::File(name.to_string());
+                    let source = Source::File(name.into());
                     return Err(vec![Diagnostic::error(
                         source,
                         None,
@@ -192,7 +192,7 @@ impl Config {
                 }
             }
         }
-        Config::parse("", Source::File("kiln.toml".to_string()))
+        Config::parse("", Source::File("kiln.toml".into()))
     }
 
     /// Parses config text that came from `source`.

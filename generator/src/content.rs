@@ -119,7 +119,7 @@ pub fn load(root: &Path, content_dir: &Path) -> (ContentTree, Vec<Diagnostic>) {
             Err(err) => {
                 let path = err.path().map(|p| relative_to(root, p)).unwrap_or_default();
                 let message = format!("cannot read: {err}");
-                diagnostics.push(Diagnostic::error(Source::File(path), None, message));
+                diagnostics.push(Diagnostic::error(Source::File(path.into()), None, message));
                 continue;
             }
         };
@@ -179,7 +179,7 @@ fn classify(
     let read: Vec<_> = docs
         .into_par_iter()
         .map(|(rel, path, kind)| {
-            let source = Source::File(relative_to(root, &path));
+            let source = Source::File(relative_to(root, &path).into());
             match std::fs::read(&path) {
                 Ok(bytes) => Ok(RawDoc { source, content_path: rel, kind, bytes }),
                 Err(err) => Err(Diagnostic::error(source, None, format!("cannot read: {err}"))),

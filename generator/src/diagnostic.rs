@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Source {
     /// A file under the site root, e.g. `content/blog/a.md`.
-    File(String),
+    File(std::sync::Arc<str>),
     /// A database row, e.g. table `posts`, id `42`.
     Row {
         /// The table the row lives in.

@@ -653,7 +653,6 @@ impl Engine {
         templates.set_lookup(lookup);
         clock.step("template values");
         let (plan, plan_errors) = render::plan(&site, copies, embedded);
-        clock.step("  plan");
         fixed.extend(plan_errors);
         if self.one_shot {
             // The parsed documents are gone, so a next apply reads everything again.
@@ -860,7 +859,9 @@ impl Engine {
         // can tell.
         let blamed = |d: &Diagnostic| {
             d.source.as_ref().is_some_and(|source| {
-                structure.iter().any(|(path, _)| *source == Source::File(format!("content/{path}")))
+                structure
+                    .iter()
+                    .any(|(path, _)| *source == Source::File(format!("content/{path}").into()))
             })
         };
         if kept.fixed.iter().any(blamed) {
@@ -890,15 +891,9 @@ impl Engine {
         let gone: Vec<String> =
             edits.iter().filter(|(_, doc)| doc.is_none()).map(|(path, _)| path.clone()).collect();
         let mut kept = kept;
-        // Documents that link to an edited one resolve that link again; a section among them
-        // is left to the full preparation.
-        let targets: Vec<&str> = paths.iter().map(String::as_str).collect();
-        let linking = pipeline::linking_to(&self.markdown, &targets);
-        if linking.iter().any(|path| {
-            matches!(kept.site.targets.get(path.as_str()), Some(site::Target::Section(_)))
-        }) {
-            return discard(kept);
-        }
+        // What `@/` links to the edited pages resolved to.
+        let resolved: Vec<Option<(String, Option<Skip>)>> =
+            paths.iter().map(|path| kept.site.resolve(path)).collect();
         // The values of the edited pages as they were: outputs that read them must be looked
         // at again.
         let mut was: Vec<Digest> = Vec::new();
@@ -922,7 +917,36 @@ impl Engine {
             ..
         } = kept;
 
-        // Markdown of the fresh pages and of those that link to an edited one.
+        // Documents that link to an edited page that now resolves otherwise render their
+        // links again; a section among them is left to the full preparation.
+        let moved: Vec<&str> = paths
+            .iter()
+            .zip(&resolved)
+            .filter(|(path, then)| site.resolve(path) != **then)
+            .map(|(path, _)| path.as_str())
+            .collect();
+        let linking = if moved.is_empty() {
+            Vec::new()
+        } else {
+            pipeline::linking_to(&self.markdown, &moved)
+        };
+        if linking
+            .iter()
+            .any(|path| matches!(site.targets.get(path.as_str()), Some(site::Target::Section(_))))
+        {
+            return discard(Prepared {
+                site,
+                values,
+                plan: old_plan,
+                fixed,
+                parse_diags,
+                markdown_diags,
+                asset_urls,
+                patched: None,
+            });
+        }
+
+        // Markdown of the fresh pages and of those that link to a moved one.
         let mut touched: Vec<usize> = re.fresh.clone();
         for path in &linking {
             if let Some(site::Target::Page(i)) = site.targets.get(path.as_str()) {
@@ -931,8 +955,11 @@ impl Engine {
         }
         touched.sort_unstable();
         touched.dedup();
-        let sources: Vec<Source> =
-            paths.iter().chain(&linking).map(|p| Source::File(format!("content/{p}"))).collect();
+        let sources: Vec<Source> = paths
+            .iter()
+            .chain(&linking)
+            .map(|p| Source::File(format!("content/{p}").into()))
+            .collect();
         let mut parse_diags = parse_diags;
         parse_diags.retain(|d| d.source.as_ref().is_none_or(|s| !sources.contains(s)));
         for path in &paths {
@@ -1032,6 +1059,7 @@ impl Engine {
         let (copies, embedded) = render::files_of(&old_plan);
         clock.step("  lookup");
         let (plan, plan_errors) = render::plan(&site, copies, embedded);
+        clock.step("  plan");
         if !plan_errors.is_empty() {
             return discard(Prepared {
                 site,
@@ -1066,16 +1094,19 @@ impl Engine {
             .filter_map(|i| old_to_new[i].map(|new| new as usize))
             .collect();
         for (i, planned) in plan.iter().enumerate() {
-            let list = matches!(
-                planned.job,
-                render::Job::SectionPager(..)
-                    | render::Job::TermPager(..)
-                    | render::Job::TaxonomyList(_)
-                    | render::Job::Atom(_)
-                    | render::Job::Rss(_)
-                    | render::Job::Sitemap
-                    | render::Job::SearchIndex
-            );
+            // Section lists and their feeds only when a section's list changed; those that
+            // show a changed page are found through the index.
+            let list = match &planned.job {
+                render::Job::SectionPager(..) => re.lists_changed,
+                render::Job::Atom(of) | render::Job::Rss(of) => {
+                    re.lists_changed || matches!(of, render::FeedOf::Term(..))
+                }
+                render::Job::TermPager(..)
+                | render::Job::TaxonomyList(_)
+                | render::Job::Sitemap
+                | render::Job::SearchIndex => true,
+                _ => false,
+            };
             let edited = planned.sources.iter().any(|source| sources.contains(source));
             let moved = new_to_old[i].is_none_or(|old| old_plan[old].sources != planned.sources);
             if list || edited || moved {
@@ -1411,7 +1442,7 @@ fn read_tree(root: &Path) -> Tree {
 /// for it will say why.
 fn reload_body(root: &Path, config: &Config, page: &crate::site::Page) -> Option<Arc<str>> {
     let Source::File(path) = &page.source else { return None };
-    let bytes = std::fs::read(root.join(path)).ok()?;
+    let bytes = std::fs::read(root.join(&**path)).ok()?;
     let doc = RawDoc {
         source: page.source.clone(),
         content_path: page.content_path.clone(),
@@ -1438,7 +1469,7 @@ fn reread(root: &Path, tree: &mut Tree, content_path: &str) -> bool {
             };
             let digest = *blake3::hash(&bytes).as_bytes();
             let doc = RawDoc {
-                source: Source::File(format!("content/{content_path}")),
+                source: Source::File(format!("content/{content_path}").into()),
                 content_path: content_path.to_string(),
                 kind,
                 bytes,

@@ -499,7 +499,7 @@ pub(crate) fn files_to_copy(
         copies.push(CopyFile {
             path: raw.trim_start_matches('/').to_string(),
             from: asset.path.clone(),
-            source: Source::File(format!("content/{}", asset.content_path)),
+            source: Source::File(format!("content/{}", asset.content_path).into()),
         });
     }
     (copies, urls)
@@ -523,7 +523,7 @@ fn walk_static(root: &Path, dir: &Path, out: &mut Vec<CopyFile>) {
         out.push(CopyFile {
             path: content::relative_to(dir, entry.path()),
             from: entry.path().to_path_buf(),
-            source: Source::File(content::relative_to(root, entry.path())),
+            source: Source::File(content::relative_to(root, entry.path()).into()),
         });
     }
 }

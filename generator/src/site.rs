@@ -125,7 +125,7 @@ pub struct Section {
 impl Section {
     /// The source to name in messages: the `_index.md`, or the folder.
     pub fn blame(&self) -> Source {
-        self.source.clone().unwrap_or_else(|| Source::File(format!("content/{}", self.dir)))
+        self.source.clone().unwrap_or_else(|| Source::File(format!("content/{}", self.dir).into()))
     }
 }
 
@@ -402,6 +402,8 @@ pub struct Reassembled {
     pub renamed_terms: Vec<(String, String)>,
     /// The pages (indices now) whose neighbours in their section changed, fresh ones too.
     pub moved: Vec<usize>,
+    /// Whether any section's page list changed: its members or their order.
+    pub lists_changed: bool,
 }
 
 impl Site {
@@ -491,7 +493,7 @@ impl Site {
             match outcome {
                 Some(Ok(Ok(page))) => fresh_pages.push(page),
                 Some(Ok(Err(permalink))) => {
-                    let source = Source::File(format!("content/{path}"));
+                    let source = Source::File(format!("content/{path}").into());
                     self.skipped.push((source, Skip::Draft));
                     self.targets.insert(path, Target::Skipped(Skip::Draft, permalink));
                 }
@@ -583,7 +585,7 @@ impl Site {
         }
         renamed_terms.extend(old_terms.into_keys().filter(|key| !seen.contains(key)));
         renamed_terms.sort();
-        Some(Reassembled { old_to_new, fresh, renamed_terms, moved })
+        Some(Reassembled { old_to_new, fresh, renamed_terms, moved, lists_changed: !same_lists })
     }
 }
 
@@ -1036,44 +1038,69 @@ fn build_taxonomy(
     strategy: SlugStrategy,
     base_url: &str,
 ) -> Option<(Taxonomy, Vec<(usize, usize)>)> {
-    // slug -> (spelling -> count, pages)
-    let mut terms: BTreeMap<String, (BTreeMap<&str, usize>, Vec<usize>)> = BTreeMap::new();
-    let mut named: Vec<(usize, String)> = Vec::new();
-    // A site uses a few names on many pages: each is slugged once.
-    let mut slugs: HashMap<&str, String> = HashMap::new();
+    // A site uses a few names on many pages: each distinct name is slugged once, and the
+    // loop over pages only counts and lists by small ids.
+    let mut name_ids: rustc_hash::FxHashMap<&str, usize> = Default::default();
+    let mut names: Vec<(&str, usize, usize)> = Vec::new(); // (name, slug id, uses)
+    let mut slug_ids: rustc_hash::FxHashMap<String, usize> = Default::default();
+    let mut lists: Vec<Vec<usize>> = Vec::new();
+    let mut named: Vec<(usize, usize)> = Vec::new(); // (page, slug id)
     for (i, page) in pages.iter().enumerate() {
-        let Some(names) = page.taxonomies.get(&tax.name) else { continue };
-        for name in names {
+        let Some(page_names) = page.taxonomies.get(&tax.name) else { continue };
+        for name in page_names {
             let name = name.trim();
             if name.is_empty() {
                 continue;
             }
-            let slug = slugs
-                .entry(name)
-                .or_insert_with(|| match slugify(name, strategy) {
+            let id = *name_ids.entry(name).or_insert_with(|| {
+                let slug = match slugify(name, strategy) {
                     s if s.is_empty() || s == "-" => fallback_slug(name),
                     s => s,
-                })
-                .clone();
-            named.push((i, slug.clone()));
-            let entry = terms.entry(slug).or_default();
-            *entry.0.entry(name).or_default() += 1;
-            if entry.1.last() != Some(&i) {
-                entry.1.push(i);
+                };
+                let next = slug_ids.len();
+                let slug_id = *slug_ids.entry(slug).or_insert(next);
+                if slug_id == lists.len() {
+                    lists.push(Vec::new());
+                }
+                names.push((name, slug_id, 0));
+                names.len() - 1
+            });
+            names[id].2 += 1;
+            let slug_id = names[id].1;
+            named.push((i, slug_id));
+            if lists[slug_id].last() != Some(&i) {
+                lists[slug_id].push(i);
             }
         }
     }
-    if terms.is_empty() {
+    if slug_ids.is_empty() {
         return None;
+    }
+    // Terms in slug order, each with the spelling most pages use (the smallest on a tie).
+    let mut by_slug: Vec<(String, usize)> = slug_ids.into_iter().collect();
+    by_slug.sort_unstable();
+    let mut term_of = vec![0; by_slug.len()];
+    for (k, (_, slug_id)) in by_slug.iter().enumerate() {
+        term_of[*slug_id] = k;
+    }
+    let mut spellings: Vec<BTreeMap<&str, usize>> = vec![BTreeMap::new(); by_slug.len()];
+    for &(name, slug_id, uses) in &names {
+        spellings[term_of[slug_id]].insert(name, uses);
     }
     let tax_slug = match slugify(&tax.name, strategy) {
         s if s.is_empty() => fallback_slug(&tax.name),
         s => s,
     };
     let tax_path = format!("/{tax_slug}/");
-    let index: HashMap<&str, usize> =
-        terms.keys().enumerate().map(|(k, slug)| (slug.as_str(), k)).collect();
-    let links = named.iter().map(|(page, slug)| (*page, index[slug.as_str()])).collect();
+    let links = named.iter().map(|&(page, slug_id)| (page, term_of[slug_id])).collect();
+    let mut lists: Vec<Option<Vec<usize>>> = lists.into_iter().map(Some).collect();
+    let terms: Vec<(String, (BTreeMap<&str, usize>, Vec<usize>))> = by_slug
+        .into_iter()
+        .zip(spellings)
+        .map(|((slug, slug_id), spelled)| {
+            (slug, (spelled, lists[slug_id].take().unwrap_or_default()))
+        })
+        .collect();
     let terms = terms
         .into_iter()
         .map(|(slug, (spellings, mut list))| {

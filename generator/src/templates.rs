@@ -295,7 +295,7 @@ fn add_folder(
             continue;
         }
         let template_name = relative_to(dir, entry.path());
-        let source = Source::File(relative_to(root, entry.path()));
+        let source = Source::File(relative_to(root, entry.path()).into());
         match std::fs::read_to_string(entry.path()) {
             Ok(text) => {
                 layers.insert(template_name, (source, text));
