@@ -1093,17 +1093,12 @@ fn build_taxonomy(
     };
     let tax_path = format!("/{tax_slug}/");
     let links = named.iter().map(|&(page, slug_id)| (page, term_of[slug_id])).collect();
-    let mut lists: Vec<Option<Vec<usize>>> = lists.into_iter().map(Some).collect();
-    let terms: Vec<(String, (BTreeMap<&str, usize>, Vec<usize>))> = by_slug
+    let mut lists = lists;
+    let terms = by_slug
         .into_iter()
         .zip(spellings)
-        .map(|((slug, slug_id), spelled)| {
-            (slug, (spelled, lists[slug_id].take().unwrap_or_default()))
-        })
-        .collect();
-    let terms = terms
-        .into_iter()
-        .map(|(slug, (spellings, mut list))| {
+        .map(|((slug, slug_id), spellings)| {
+            let mut list = std::mem::take(&mut lists[slug_id]);
             // Listed in page order, which is content path order, so a stable sort by date
             // alone orders ties by content path as `sort_pages` does.
             list.sort_by(|a, b| desc_option(pages[*a].date, pages[*b].date));
