@@ -1093,7 +1093,6 @@ fn build_taxonomy(
     };
     let tax_path = format!("/{tax_slug}/");
     let links = named.iter().map(|&(page, slug_id)| (page, term_of[slug_id])).collect();
-    let mut lists = lists;
     let terms = by_slug
         .into_iter()
         .zip(spellings)
