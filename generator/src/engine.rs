@@ -1186,8 +1186,12 @@ impl Engine {
         let one_shot = self.one_shot;
         // A one-shot build keeps no memo, so it only notes whether any output read the clock.
         let clock_read = std::sync::atomic::AtomicBool::new(false);
+        // Outputs differ in cost by a thousandfold (a term's list of every page against a
+        // post), so each is its own task: rayon would otherwise render a long run of them on
+        // one thread while the other waits.
         let outcomes: Vec<Outcome> = subset
             .par_iter()
+            .with_max_len(1)
             .map(|&i| {
                 let planned = &plan[i];
                 let (fingerprint, inputs) =

@@ -470,40 +470,48 @@ impl Stager {
         new.extend(overlay);
         write_synced(&self.marker_path, b"a commit is under way\n")?;
 
-        // The record is complete before the renames: every stamp is known.
-        staged.par_iter().try_for_each(|file| fs::rename(&file.temp, &file.target))?;
-        let mut written: Vec<String> = staged.into_iter().map(|file| file.rel).collect();
-        written.sort();
-
-        let removed = remove_stale(&self.output, &stale)?;
         let touched = self.touched.into_inner().unwrap_or_else(|e| e.into_inner());
         let journal = journal_path(&self.record_path);
         let changes = touched.len() + stale.len();
         // Room for a new post's shift of every pager of a large site.
         let room = (new.len() / 4).max(1024);
         let on_record = self.trust_old && FileStamp::of(&self.record_path).is_some();
+        let append = on_record && self.journal_len + changes <= room;
         let mut record = Record {
             output: self.output.to_string_lossy().into_owned(),
             generation: self.old.generation,
             files: new,
         };
-        let journal_len = if on_record && self.journal_len + changes <= room {
-            let mut lines = Vec::new();
-            let entries = touched.iter().map(|rel| (rel, record.files.get(rel).cloned()));
-            for (path, file) in entries.chain(stale.iter().map(|rel| (rel, None))) {
-                let line = JournalLine { generation: record.generation, path: path.clone(), file };
-                serde_json::to_writer(&mut lines, &line).map_err(io::Error::other)?;
-                lines.push(b'\n');
-            }
+        if !append {
+            // A whole save starts a generation: the journal lines of the last are ignored.
+            record.generation += 1;
+        }
+        // The record is complete before the renames (every stamp is known), so its text is
+        // made while the files are renamed into place; it is written after them.
+        let (renamed, text) = rayon::join(
+            || staged.par_iter().try_for_each(|file| fs::rename(&file.temp, &file.target)),
+            || {
+                if append {
+                    journal_text(&record, &touched, &stale)
+                } else {
+                    serde_json::to_vec(&record)
+                }
+            },
+        );
+        renamed?;
+        let text = text.map_err(io::Error::other)?;
+        let mut written: Vec<String> = staged.into_iter().map(|file| file.rel).collect();
+        written.sort();
+
+        let removed = remove_stale(&self.output, &stale)?;
+        let journal_len = if append {
             let mut file = File::options().create(true).append(true).open(&journal)?;
-            file.write_all(&lines)?;
+            file.write_all(&text)?;
             file.sync_all()?;
             self.journal_len + changes
         } else {
-            record.generation += 1;
-            let json = serde_json::to_vec(&record).map_err(io::Error::other)?;
             let temp = self.record_path.with_extension(format!("json{TEMP_SUFFIX}"));
-            write_synced(&temp, &json)?;
+            write_synced(&temp, &text)?;
             fs::rename(&temp, &self.record_path)?;
             match fs::remove_file(&journal) {
                 Err(err) if err.kind() != io::ErrorKind::NotFound => return Err(err),
@@ -531,6 +539,23 @@ impl Stager {
             let _ = fs::remove_dir(dir);
         }
     }
+}
+
+/// The journal lines of a commit: each output it `touched` with its record, then each `stale`
+/// one as removed.
+fn journal_text(
+    record: &Record,
+    touched: &[String],
+    stale: &[String],
+) -> serde_json::Result<Vec<u8>> {
+    let mut lines = Vec::new();
+    let entries = touched.iter().map(|rel| (rel, record.files.get(rel).cloned()));
+    for (path, file) in entries.chain(stale.iter().map(|rel| (rel, None))) {
+        let line = JournalLine { generation: record.generation, path: path.clone(), file };
+        serde_json::to_writer(&mut lines, &line)?;
+        lines.push(b'\n');
+    }
+    Ok(lines)
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -157,6 +157,9 @@ pub(crate) struct MdEntry {
     rendered: Arc<Rendered>,
     /// The page's HTML as a template value; for a section it stays in `rendered`.
     content: tera::Value,
+    /// The page's table of contents as a template value; for a section it stays in
+    /// `rendered`.
+    toc: tera::Value,
     digest: Digest,
     diags: Vec<Diagnostic>,
 }
@@ -299,22 +302,28 @@ pub(crate) fn render_markdown(
             })
             .collect();
         let digest = rendered_digest(&rendered, &rendered.html);
-        let content = if is_page {
-            tera::Value::safe_string(&std::mem::take(&mut rendered.html))
+        let (content, toc) = if is_page {
+            (
+                tera::Value::safe_string(&std::mem::take(&mut rendered.html)),
+                tera::Value::from_serializable(&std::mem::take(&mut rendered.toc)),
+            )
         } else {
-            tera::Value::none()
+            (tera::Value::none(), tera::Value::none())
         };
         let links = recording.asked.into_inner().unwrap_or_else(|e| e.into_inner());
-        MdEntry { key, links, rendered: Arc::new(rendered), content, digest, diags }
+        MdEntry { key, links, rendered: Arc::new(rendered), content, toc, digest, diags }
     };
     let doc_key = |digest: &Digest, body_line: usize, section: usize| {
         let mut d = Digester::new("markdown input");
         d.digest(digest).digest(&option_key(section_options[section])).u64(body_line as u64);
         d.finish()
     };
+    // One task per page: pages differ enough in length that rayon's default runs of them
+    // leave one thread rendering the last run alone.
     let pages: Vec<Option<MdEntry>> = chosen
         .par_iter()
         .zip(bodies)
+        .with_max_len(1)
         .map(|(&i, body)| {
             let p = &site.pages[i];
             let key = doc_key(&p.digest, p.body_line, p.section);
@@ -356,6 +365,7 @@ pub(crate) fn render_markdown(
         if let Some(entry) = cache.get(&page.content_path) {
             page.rendered = Some(entry.rendered.clone());
             page.content = entry.content.clone();
+            page.toc = entry.toc.clone();
             page.md_digest = entry.digest;
             diags.extend(entry.diags.iter().cloned());
         }

@@ -414,22 +414,24 @@ impl Renderer<'_> {
     /// Renders one planned output.
     pub fn render(&self, planned: &Planned) -> Result<Bytes, Diagnostic> {
         let site = self.site;
-        let text = match &planned.job {
+        let bytes = match &planned.job {
             Job::Page(i) => self.page(*i)?,
             Job::SectionPager(i, n) => self.section_pager(*i, *n)?,
             Job::TaxonomyList(t) => self.taxonomy_list(*t)?,
             Job::TermPager(t, k, n) => self.term_pager(*t, *k, *n)?,
-            Job::Redirect(to) => redirect_page(to),
-            Job::Atom(of) => feed::atom(site, &self.scope(*of), &|i| self.page_html(i)),
-            Job::Rss(of) => feed::rss(site, &self.scope(*of), &|i| self.page_html(i)),
-            Job::Sitemap => self.sitemap(),
+            Job::Redirect(to) => redirect_page(to).into_bytes(),
+            Job::Atom(of) => {
+                feed::atom(site, &self.scope(*of), &|i| self.page_html(i)).into_bytes()
+            }
+            Job::Rss(of) => feed::rss(site, &self.scope(*of), &|i| self.page_html(i)).into_bytes(),
+            Job::Sitemap => self.sitemap().into_bytes(),
             Job::Robots => self.robots()?,
-            Job::NotFound => self.tera("404.html", self.context("/404.html"), &Source::Site)?,
-            Job::SearchIndex => self.search_index(),
+            Job::NotFound => self.tera("404.html", self.context("/404.html"), &Source::Site, 0)?,
+            Job::SearchIndex => self.search_index().into_bytes(),
             Job::Copy(from) => return Ok(Bytes::File(from.clone())),
             Job::Embedded(bytes) => return Ok(Bytes::Shared(bytes.clone())),
         };
-        Ok(Bytes::Owned(text.into_bytes()))
+        Ok(Bytes::Owned(bytes))
     }
 
     /// The digest of everything rendering `planned` reads besides template function
@@ -602,23 +604,37 @@ impl Renderer<'_> {
         context
     }
 
-    fn tera(&self, template: &str, context: Context, blame: &Source) -> Result<String, Diagnostic> {
-        self.templates.tera.render(template, &context).map_err(|err| {
-            let message = templates::explain_render_error(&err, self.templates, template);
-            Diagnostic::error(blame.clone(), None, format!("cannot render: {message}"))
-        })
+    /// Renders `template` into bytes, with room for `body` bytes (a page's HTML, say) besides
+    /// what the template itself writes. Tera's own [`tera::Tera::render`] would check the
+    /// whole output again for UTF-8 and grow its buffer from the template's size on.
+    fn tera(
+        &self,
+        template: &str,
+        context: Context,
+        blame: &Source,
+        body: usize,
+    ) -> Result<Vec<u8>, Diagnostic> {
+        let mut out = Vec::with_capacity(body + TEMPLATE_ROOM);
+        match self.templates.tera.render_to(template, &context, &mut out) {
+            Ok(()) => Ok(out),
+            Err(err) => {
+                let message = templates::explain_render_error(&err, self.templates, template);
+                Err(Diagnostic::error(blame.clone(), None, format!("cannot render: {message}")))
+            }
+        }
     }
 
-    fn page(&self, i: usize) -> Result<String, Diagnostic> {
+    fn page(&self, i: usize) -> Result<Vec<u8>, Diagnostic> {
         let page = &self.site.pages[i];
         let template = page_template(self.site, i);
         let mut context = self.context(&page.path);
         context.insert_value("page", self.values.pages[i].clone());
         context.insert_value("section", self.values.section_heads[page.section].clone());
-        self.tera(template, context, &page.source)
+        let body = page.content.as_str().map_or(0, str::len);
+        self.tera(template, context, &page.source, body)
     }
 
-    fn section_pager(&self, i: usize, n: usize) -> Result<String, Diagnostic> {
+    fn section_pager(&self, i: usize, n: usize) -> Result<Vec<u8>, Diagnostic> {
         let section = &self.site.sections[i];
         let template = section_template(self.site, i);
         let path = pager_path(&section.path, &section.front.paginate_path, n);
@@ -633,7 +649,7 @@ impl Renderer<'_> {
             self.paginator(&section.pages, by, n, &section.path, &section.front.paginate_path)
         });
         context.insert_value("paginator", paginator.unwrap_or_else(Value::none));
-        self.tera(template, context, &section.blame())
+        self.tera(template, context, &section.blame(), 0)
     }
 
     fn paginator(&self, pages: &[usize], by: usize, n: usize, base: &str, pp: &str) -> Value {
@@ -662,7 +678,7 @@ impl Renderer<'_> {
         })
     }
 
-    fn taxonomy_list(&self, t: usize) -> Result<String, Diagnostic> {
+    fn taxonomy_list(&self, t: usize) -> Result<Vec<u8>, Diagnostic> {
         let tax = &self.site.taxonomies[t];
         let mut context = self.context(&tax.path);
         context.insert_value("taxonomy", self.taxonomy_value(t));
@@ -680,10 +696,10 @@ impl Renderer<'_> {
             a.name.to_lowercase().cmp(&b.name.to_lowercase()).then(a.slug.cmp(b.slug))
         });
         context.insert("terms", &terms);
-        self.tera("taxonomy_list.html", context, &self.site.config.source)
+        self.tera("taxonomy_list.html", context, &self.site.config.source, 0)
     }
 
-    fn term_pager(&self, t: usize, k: usize, n: usize) -> Result<String, Diagnostic> {
+    fn term_pager(&self, t: usize, k: usize, n: usize) -> Result<Vec<u8>, Diagnostic> {
         let tax = &self.site.taxonomies[t];
         let term = &tax.terms[k];
         let path = pager_path(&term.path, "page", n);
@@ -704,7 +720,7 @@ impl Renderer<'_> {
         let paginator =
             tax.paginate_by.map(|by| self.paginator(&term.pages, by, n, &term.path, "page"));
         context.insert_value("paginator", paginator.unwrap_or_else(Value::none));
-        self.tera("taxonomy_single.html", context, &self.site.config.source)
+        self.tera("taxonomy_single.html", context, &self.site.config.source, 0)
     }
 
     fn scope(&self, of: FeedOf) -> FeedScope {
@@ -753,11 +769,12 @@ impl Renderer<'_> {
         feed::sitemap(entries)
     }
 
-    fn robots(&self) -> Result<String, Diagnostic> {
+    fn robots(&self) -> Result<Vec<u8>, Diagnostic> {
         if self.templates.has("robots.txt") {
-            return self.tera("robots.txt", self.context("/robots.txt"), &Source::Site);
+            return self.tera("robots.txt", self.context("/robots.txt"), &Source::Site, 0);
         }
-        Ok(format!("User-agent: *\nAllow: /\nSitemap: {}/sitemap.xml\n", self.site.config.base_url))
+        let base_url = &self.site.config.base_url;
+        Ok(format!("User-agent: *\nAllow: /\nSitemap: {base_url}/sitemap.xml\n").into_bytes())
     }
 
     fn search_index(&self) -> String {
@@ -773,6 +790,10 @@ impl Renderer<'_> {
         serde_json::to_string(&entries).unwrap_or_default()
     }
 }
+
+/// Room for what a template writes around the text it is given: the default theme's frame
+/// of a page (head, navigation, contents list, footer) is 6–10 KiB.
+const TEMPLATE_ROOM: usize = 16 << 10;
 
 /// The template of a page: its own `template`, else the `page_template` of its closest
 /// section that sets one, else `page.html`.

@@ -15,6 +15,7 @@
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use walkdir::WalkDir;
 
@@ -108,37 +109,37 @@ fn snapshot_path(state_dir: &Path, output: &Path) -> PathBuf {
 }
 
 /// Stamps every input of the site at `root`, sorted by path.
+///
+/// The walk only lists the paths; the files are stamped in parallel, since asking the file
+/// system about each one is most of the work.
 pub fn stamp_inputs(root: &Path) -> Vec<InputStamp> {
-    let mut out = Vec::new();
-    for name in ["kiln.toml", "config.toml"] {
-        push_stamp(root, &root.join(name), &mut out);
-    }
+    let mut paths: Vec<PathBuf> =
+        ["kiln.toml", "config.toml"].iter().map(|name| root.join(name)).collect();
     for dir in ["content", "templates", "themes", "static"] {
         let dir = root.join(dir);
         if !dir.is_dir() {
             continue;
         }
-        for entry in WalkDir::new(&dir).follow_links(true).into_iter().filter_map(Result::ok) {
-            push_stamp(root, entry.path(), &mut out);
-        }
+        let entries = WalkDir::new(&dir).follow_links(true).into_iter().filter_map(Result::ok);
+        paths.extend(entries.map(walkdir::DirEntry::into_path));
     }
-    out.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut out: Vec<InputStamp> = paths.par_iter().filter_map(|path| stamp(root, path)).collect();
+    out.par_sort_unstable_by(|a, b| a.path.cmp(&b.path));
     out
 }
 
-fn push_stamp(root: &Path, path: &Path, out: &mut Vec<InputStamp>) {
-    let Ok(meta) = std::fs::metadata(path) else { return };
+fn stamp(root: &Path, path: &Path) -> Option<InputStamp> {
+    let meta = std::fs::metadata(path).ok()?;
     let rel = crate::content::relative_to(root, path);
     if meta.is_dir() {
-        out.push(InputStamp { path: rel, len: u64::MAX, modified: 0 });
-        return;
+        return Some(InputStamp { path: rel, len: u64::MAX, modified: 0 });
     }
     let modified = meta
         .modified()
         .ok()
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map_or(u64::MAX, |d| d.as_nanos() as u64);
-    out.push(InputStamp { path: rel, len: meta.len(), modified });
+    Some(InputStamp { path: rel, len: meta.len(), modified })
 }
 
 /// The snapshot of the last one-shot build of `output`, if it shows that building again now

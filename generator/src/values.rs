@@ -12,7 +12,6 @@ use serde::Serialize;
 use tera::Value;
 
 use crate::digest::{Digest, Digester};
-use crate::markdown::Heading;
 use crate::site::{Page, Section, Site};
 use crate::url;
 
@@ -92,7 +91,7 @@ struct Summary<'a> {
     content_path: &'a str,
     summary: Option<&'a str>,
     reading_time: usize,
-    taxonomies: BTreeMap<&'a str, Vec<TermLink>>,
+    taxonomies: BTreeMap<&'a str, Vec<Value>>,
     authors: &'a [String],
     extra: &'a serde_json::Map<String, serde_json::Value>,
     draft: bool,
@@ -103,7 +102,7 @@ struct Summary<'a> {
 struct FullPage<'a> {
     content: Value,
     word_count: usize,
-    toc: &'a [Heading],
+    toc: Value,
     lower: Option<Value>,
     higher: Option<Value>,
     assets: Vec<String>,
@@ -189,6 +188,7 @@ impl Values {
     ) -> Values {
         let summary_keys: Vec<Digest> =
             site.pages.par_iter().map(|page| summary_key(site, page, site_digest)).collect();
+        let links = term_links(site);
         let no_assets = Vec::new();
         let page_keys: Vec<Digest> = site
             .pages
@@ -205,7 +205,7 @@ impl Values {
             .zip(&summary_keys)
             .map(|(page, key)| match cache.pages.get(&page.content_path) {
                 Some(cached) if cached.summary_key == *key => cached.summary.clone(),
-                _ => summary(site, page),
+                _ => summary(site, page, &links),
             })
             .collect();
         let pages: Vec<Value> = site
@@ -274,11 +274,12 @@ impl Values {
         changed: &[usize],
     ) -> (Vec<usize>, Vec<usize>) {
         let no_assets = Vec::new();
+        let links = term_links(site);
         for &i in changed {
             let page = &site.pages[i];
             let key = summary_key(site, page, site_digest);
             self.digests.summaries[i] = key;
-            self.summaries[i] = summary(site, page);
+            self.summaries[i] = summary(site, page, &links);
         }
         let mut pages: Vec<usize> = changed
             .iter()
@@ -548,22 +549,38 @@ fn config_value(site: &Site, site_digest: &Digest) -> (Value, Digest) {
     (Value::from_serializable(&value), digest)
 }
 
+/// The link value of every taxonomy term, by taxonomy and term index: made once and shared
+/// by the summaries of all the pages filed under the term.
+fn term_links(site: &Site) -> Vec<Vec<Value>> {
+    site.taxonomies
+        .iter()
+        .map(|tax| {
+            let link = |term: &crate::site::Term| {
+                Value::from_serializable(&TermLink {
+                    name: term.name.clone(),
+                    slug: term.slug.clone(),
+                    permalink: term.permalink.clone(),
+                })
+            };
+            tax.terms.iter().map(link).collect()
+        })
+        .collect()
+}
+
 /// The term links of a page by taxonomy, in the order the page names them.
-fn page_terms<'a>(site: &'a Site, page: &Page) -> BTreeMap<&'a str, Vec<TermLink>> {
-    let mut out: BTreeMap<&str, Vec<TermLink>> = BTreeMap::new();
+fn page_terms<'a>(
+    site: &'a Site,
+    page: &Page,
+    links: &[Vec<Value>],
+) -> BTreeMap<&'a str, Vec<Value>> {
+    let mut out: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
     for &(t, k) in &page.terms {
-        let tax = &site.taxonomies[t];
-        let term = &tax.terms[k];
-        out.entry(tax.name.as_str()).or_default().push(TermLink {
-            name: term.name.clone(),
-            slug: term.slug.clone(),
-            permalink: term.permalink.clone(),
-        });
+        out.entry(site.taxonomies[t].name.as_str()).or_default().push(links[t][k].clone());
     }
     out
 }
 
-fn summary<'a>(site: &'a Site, page: &'a Page) -> Value {
+fn summary<'a>(site: &'a Site, page: &'a Page, links: &[Vec<Value>]) -> Value {
     let rendered = page.rendered.as_ref();
     Value::from_serializable(&Summary {
         title: page.front.title.as_deref(),
@@ -576,7 +593,7 @@ fn summary<'a>(site: &'a Site, page: &'a Page) -> Value {
         content_path: &page.content_path,
         summary: rendered.and_then(|r| r.summary.as_deref()),
         reading_time: rendered.map_or(1, |r| r.reading_time),
-        taxonomies: page_terms(site, page),
+        taxonomies: page_terms(site, page, links),
         authors: &page.front.authors,
         extra: &page.front.extra,
         draft: page.front.draft,
@@ -596,7 +613,7 @@ fn full_page(
     let own = Value::from_serializable(&FullPage {
         content: page.content.clone(),
         word_count: rendered.map_or(0, |r| r.word_count),
-        toc: rendered.map_or(&[], |r| r.toc.as_slice()),
+        toc: page.toc.clone(),
         lower: page.lower.map(|i| summaries[i].clone()),
         higher: page.higher.map(|i| summaries[i].clone()),
         assets: assets.get(&page.content_path).cloned().unwrap_or_default(),
