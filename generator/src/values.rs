@@ -377,13 +377,14 @@ impl Values {
         }
         candidates.sort_unstable();
         candidates.dedup();
+        let links = term_links(site);
         let rebuilt: Vec<(usize, Digest, Option<Value>)> = candidates
             .par_iter()
             .map(|&i| {
                 let page = &site.pages[i];
                 let key = summary_key(site, page, site_digest);
                 let stale = !known[i] || key != summary_keys[i];
-                (i, key, stale.then(|| summary(site, page)))
+                (i, key, stale.then(|| summary(site, page, &links)))
             })
             .collect();
         // Full values: of the pages whose summary, neighbours or markdown changed, and of
