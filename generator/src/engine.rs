@@ -103,9 +103,9 @@ struct OutputMemo {
 #[derive(Default)]
 struct DepIndex {
     /// Value digest to the plan indices of outputs whose fingerprint includes it.
-    by_input: HashMap<Digest, Vec<u32>>,
+    by_input: rustc_hash::FxHashMap<Digest, Vec<u32>>,
     /// (function, first argument) to the outputs that called it.
-    by_call: HashMap<(Function, String), Vec<u32>>,
+    by_call: rustc_hash::FxHashMap<(Function, String), Vec<u32>>,
     /// Outputs that called `now()`.
     clock: Vec<u32>,
     /// Outputs whose fingerprint reads the model itself: the sitemap and the search index.
@@ -240,6 +240,8 @@ pub struct Engine {
     tree: Option<Tree>,
     parsed: HashMap<String, ParsedDoc>,
     markdown: MdCache,
+    /// Who links to what, from `markdown`; built when a structure patch first needs it.
+    backlinks: Option<pipeline::Backlinks>,
     values: ValueCache,
     highlighter: Option<Option<Arc<Highlighter>>>,
     templates: Option<Templates>,
@@ -291,6 +293,7 @@ impl Engine {
             tree: None,
             parsed: HashMap::new(),
             markdown: MdCache::new(),
+            backlinks: None,
             values: ValueCache::default(),
             highlighter: None,
             templates: None,
@@ -615,6 +618,7 @@ impl Engine {
             None,
             &reload,
         );
+        self.backlinks = None;
         if self.one_shot {
             // Nothing will be rendered again: the sections' markdown and the parsed documents
             // are not needed any more (the pages' text went as each was rendered).
@@ -726,6 +730,10 @@ impl Engine {
             Some(&pages),
             &reload,
         );
+        if let Some(index) = &mut self.backlinks {
+            let paths = pages.iter().map(|&i| &site.pages[i].content_path);
+            pipeline::add_backlinks(&self.markdown, paths, index);
+        }
         // The model's copy of each text went as it was rendered; let go of the parsed one.
         for &i in &pages {
             if !matches!(site.pages[i].source, Source::File(_)) {
@@ -925,11 +933,14 @@ impl Engine {
             .filter(|(path, then)| site.resolve(path) != **then)
             .map(|(path, _)| path.as_str())
             .collect();
-        let linking = if moved.is_empty() {
-            Vec::new()
-        } else {
-            pipeline::linking_to(&self.markdown, &moved)
-        };
+        let mut linking: Vec<String> = Vec::new();
+        if !moved.is_empty() {
+            let markdown = &self.markdown;
+            let index = self.backlinks.get_or_insert_with(|| pipeline::backlinks(markdown));
+            linking.extend(moved.iter().filter_map(|path| index.get(*path)).flatten().cloned());
+            linking.sort_unstable();
+            linking.dedup();
+        }
         if linking
             .iter()
             .any(|path| matches!(site.targets.get(path.as_str()), Some(site::Target::Section(_))))
@@ -977,6 +988,10 @@ impl Engine {
             Some(&touched),
             &reload,
         );
+        if let Some(index) = &mut self.backlinks {
+            let paths = touched.iter().map(|&i| &site.pages[i].content_path);
+            pipeline::add_backlinks(&self.markdown, paths, index);
+        }
         for path in &gone {
             self.markdown.remove(path);
         }

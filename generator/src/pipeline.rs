@@ -167,18 +167,38 @@ pub(crate) struct MdEntry {
 /// Rendered markdown by content path.
 pub(crate) type MdCache = HashMap<String, MdEntry>;
 
-/// The content paths of the documents whose cached rendering resolved an `@/` link to any
-/// of `targets` (content paths): the ones to check again when those targets change.
-pub(crate) fn linking_to(cache: &MdCache, targets: &[&str]) -> Vec<String> {
-    let mut out: Vec<String> = cache
-        .iter()
-        .filter(|(_, entry)| {
-            entry.links.iter().any(|(path, _)| targets.contains(&path.trim_start_matches('/')))
-        })
-        .map(|(path, _)| path.clone())
-        .collect();
-    out.sort_unstable();
-    out
+/// Content path to the documents whose cached rendering resolved an `@/` link to it: the
+/// ones to check again when it comes, goes or moves. Kept up to date with
+/// [`add_backlinks`], it may name documents that no longer link there, never miss one that
+/// does.
+pub(crate) type Backlinks = HashMap<String, Vec<String>>;
+
+/// The backlinks of every rendering in `cache`.
+pub(crate) fn backlinks(cache: &MdCache) -> Backlinks {
+    let mut index = Backlinks::new();
+    for (path, entry) in cache {
+        for (target, _) in &entry.links {
+            index.entry(target.trim_start_matches('/').to_string()).or_default().push(path.clone());
+        }
+    }
+    index
+}
+
+/// Adds the links of the renderings of `paths` in `cache` to `index`.
+pub(crate) fn add_backlinks<'a>(
+    cache: &MdCache,
+    paths: impl IntoIterator<Item = &'a String>,
+    index: &mut Backlinks,
+) {
+    for path in paths {
+        let Some(entry) = cache.get(path) else { continue };
+        for (target, _) in &entry.links {
+            let linking = index.entry(target.trim_start_matches('/').to_string()).or_default();
+            if !linking.contains(path) {
+                linking.push(path.clone());
+            }
+        }
+    }
 }
 
 /// A resolver that remembers what it was asked and what it answered, so that a cached
