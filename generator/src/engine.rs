@@ -137,7 +137,7 @@ impl DepIndex {
         }
     }
 
-    fn of(plan: &[render::Planned], memo: &HashMap<String, OutputMemo>) -> Self {
+    fn of(plan: &[render::Planned], memo: &rustc_hash::FxHashMap<String, OutputMemo>) -> Self {
         let mut index = Self::default();
         for (i, planned) in plan.iter().enumerate() {
             if matches!(planned.job, render::Job::Sitemap | render::Job::SearchIndex) {
@@ -245,7 +245,7 @@ pub struct Engine {
     values: ValueCache,
     highlighter: Option<Option<Arc<Highlighter>>>,
     templates: Option<Templates>,
-    memo: HashMap<String, OutputMemo>,
+    memo: rustc_hash::FxHashMap<String, OutputMemo>,
     known: Option<KnownRecord>,
     /// From the last good build: the earliest date of a future page left out.
     next_future: Option<chrono::DateTime<Utc>>,
@@ -297,7 +297,7 @@ impl Engine {
             values: ValueCache::default(),
             highlighter: None,
             templates: None,
-            memo: HashMap::new(),
+            memo: Default::default(),
             known: None,
             next_future: None,
             latest_published: None,
@@ -1270,7 +1270,7 @@ impl Engine {
         }
         // What is kept: with a patched model the plan is the last one, so everything not
         // staged; otherwise what is planned.
-        let planned: std::collections::HashSet<&str>;
+        let planned: rustc_hash::FxHashSet<&str>;
         let known_record = stager.record_is_known();
         let keep = match &prepared.patched {
             Some(Patched::Values(_)) if known_record => Keep::All,

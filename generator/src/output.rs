@@ -96,7 +96,7 @@ pub enum Keep<'a> {
     /// None: whatever was not staged is stale and removed.
     Nothing,
     /// Those planned (and not staged, the caller having found them unchanged).
-    Planned(&'a std::collections::HashSet<&'a str>),
+    Planned(&'a rustc_hash::FxHashSet<&'a str>),
     /// All of them: the build planned exactly what the last one did.
     All,
 }
