@@ -200,6 +200,8 @@ pub struct PageFront {
     pub in_search_index: bool,
     /// Whether the page is rendered to its own file.
     pub render: bool,
+    /// Where `slug`, `path`, `template` and each alias were written.
+    pub lines: KeyLines,
 }
 
 impl Default for PageFront {
@@ -220,7 +222,40 @@ impl Default for PageFront {
             extra: Map::new(),
             in_search_index: true,
             render: true,
+            lines: KeyLines::default(),
         }
+    }
+}
+
+/// The file lines some front matter keys were written on, for problems found after parsing
+/// (a `path` that leaves the output folder, an alias that cannot be a URL, a template nobody
+/// provides). Where a key was written is not what the front matter says: two `KeyLines` are
+/// always equal, so front matter that only moved between lines compares equal.
+#[derive(Debug, Clone, Default)]
+pub struct KeyLines {
+    keys: Vec<(&'static str, usize)>,
+    aliases: Vec<usize>,
+}
+
+impl PartialEq for KeyLines {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl KeyLines {
+    /// The line `key` was written on, if it was written.
+    pub fn of(&self, key: &str) -> Option<usize> {
+        self.keys.iter().find(|(k, _)| *k == key).map(|&(_, line)| line).filter(|&l| l > 0)
+    }
+
+    /// The line of the `n`th alias (0-based).
+    pub fn alias(&self, n: usize) -> Option<usize> {
+        self.aliases.get(n).copied().filter(|&l| l > 0)
+    }
+
+    fn note(&mut self, key: &'static str, line: usize) {
+        self.keys.push((key, line));
     }
 }
 
@@ -263,6 +298,8 @@ pub struct SectionFront {
     pub in_search_index: bool,
     /// Custom values for templates; TOML dates become RFC 3339 strings.
     pub extra: Map<String, Value>,
+    /// Where `template`, `page_template` and each alias were written.
+    pub lines: KeyLines,
 }
 
 impl Default for SectionFront {
@@ -286,6 +323,7 @@ impl Default for SectionFront {
             insert_anchor_links: None,
             in_search_index: true,
             extra: Map::new(),
+            lines: KeyLines::default(),
         }
     }
 }
@@ -439,10 +477,23 @@ fn read_page_key(page: &mut PageFront, entry: &Entry, r: &mut Reader) {
         "date" => page.date = r.date(entry),
         "updated" => page.updated = r.date(entry),
         "draft" => r.flag(entry, &mut page.draft),
-        "slug" => page.slug = r.non_empty_string(entry, "to use the file name"),
-        "path" => page.path = r.non_empty_string(entry, "to use the default path"),
-        "aliases" => page.aliases = r.strings(entry),
-        "template" => page.template = r.string(entry),
+        "slug" => {
+            page.lines.note("slug", entry.line);
+            page.slug = r.non_empty_string(entry, "to use the file name");
+        }
+        "path" => {
+            page.lines.note("path", entry.line);
+            page.path = r.non_empty_string(entry, "to use the default path");
+        }
+        "aliases" => {
+            let items = r.string_items(&entry.key, entry.line, &entry.value);
+            page.lines.aliases = items.iter().map(|&(_, line)| line).collect();
+            page.aliases = items.into_iter().map(|(text, _)| text).collect();
+        }
+        "template" => {
+            page.lines.note("template", entry.line);
+            page.template = r.string(entry);
+        }
         "weight" => page.weight = r.integer(entry),
         "authors" => page.authors = r.strings(entry),
         "taxonomies" => r.taxonomies(entry, &mut page.taxonomies),
@@ -466,15 +517,25 @@ fn read_section_key(section: &mut SectionFront, entry: &Entry, r: &mut Reader) {
             }
         }
         "paginate_reversed" => r.flag(entry, &mut section.paginate_reversed),
-        "template" => section.template = r.string(entry),
-        "page_template" => section.page_template = r.string(entry),
+        "template" => {
+            section.lines.note("template", entry.line);
+            section.template = r.string(entry);
+        }
+        "page_template" => {
+            section.lines.note("page_template", entry.line);
+            section.page_template = r.string(entry);
+        }
         "transparent" => r.flag(entry, &mut section.transparent),
         "generate_feeds" | "generate_feed" => r.flag(entry, &mut section.generate_feeds),
         "weight" => section.weight = r.integer(entry),
         "draft" => r.flag(entry, &mut section.draft),
         "render" => r.flag(entry, &mut section.render),
         "redirect_to" => section.redirect_to = r.string(entry),
-        "aliases" => section.aliases = r.strings(entry),
+        "aliases" => {
+            let items = r.string_items(&entry.key, entry.line, &entry.value);
+            section.lines.aliases = items.iter().map(|&(_, line)| line).collect();
+            section.aliases = items.into_iter().map(|(text, _)| text).collect();
+        }
         "insert_anchor_links" => section.insert_anchor_links = r.choice(entry, ANCHOR_CHOICES),
         "in_search_index" => r.flag(entry, &mut section.in_search_index),
         "extra" => section.extra = r.extra(entry),

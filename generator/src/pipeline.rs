@@ -451,31 +451,32 @@ pub(crate) fn check_anchors(site: &Site) -> Vec<Diagnostic> {
 /// Errors for each custom template that content names and no layer provides.
 pub(crate) fn check_named_templates(site: &Site, templates: &Templates) -> Vec<Diagnostic> {
     let mut diags = Vec::new();
-    let mut check = |name: &str, source: Source, key: &str| {
+    let mut check = |name: &str, source: Source, key: &str, line: Option<usize>| {
         if let Some(reason) = templates.dropped.get(name) {
             let message = format!(
                 "`{key}` names the default template `{name}`, which cannot be used with this \
                  site's templates: {reason}"
             );
-            diags.push(Diagnostic::error(source, None, message));
+            diags.push(Diagnostic::error(source, line, message));
         } else if !templates.has(name) {
             let message = format!(
                 "`{key}` names the template `{name}`, which neither templates/ nor the theme has"
             );
-            diags.push(Diagnostic::error(source, None, message));
+            diags.push(Diagnostic::error(source, line, message));
         }
     };
     for page in &site.pages {
         if let Some(name) = &page.front.template {
-            check(name, page.source.clone(), "template");
+            check(name, page.source.clone(), "template", page.front.lines.of("template"));
         }
     }
     for section in &site.sections {
+        let lines = &section.front.lines;
         if let Some(name) = &section.front.template {
-            check(name, section.blame(), "template");
+            check(name, section.blame(), "template", lines.of("template"));
         }
         if let Some(name) = &section.front.page_template {
-            check(name, section.blame(), "page_template");
+            check(name, section.blame(), "page_template", lines.of("page_template"));
         }
     }
     diags

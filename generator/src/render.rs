@@ -89,6 +89,7 @@ pub fn plan(
     embedded: Vec<(String, std::sync::Arc<[u8]>)>,
 ) -> (Vec<Planned>, Vec<Diagnostic>) {
     let mut out = Vec::new();
+    let mut errors = Vec::new();
     let push = |out: &mut Vec<Planned>, path: String, job: Job, sources: Vec<Source>| {
         out.push(Planned { path, job, sources });
     };
@@ -97,14 +98,16 @@ pub fn plan(
             continue;
         }
         push(&mut out, url::output_file(&page.path), Job::Page(i), vec![page.source.clone()]);
-        for alias in &page.front.aliases {
-            push_alias(&mut out, alias, &page.permalink, &page.source);
+        for (n, alias) in page.front.aliases.iter().enumerate() {
+            let line = page.front.lines.alias(n);
+            push_alias(&mut out, &mut errors, alias, &page.permalink, &page.source, line);
         }
     }
     for (i, section) in site.sections.iter().enumerate() {
         plan_section(site, i, &mut out);
-        for alias in &section.front.aliases {
-            push_alias(&mut out, alias, &section.permalink, &section.blame());
+        for (n, alias) in section.front.aliases.iter().enumerate() {
+            let line = section.front.lines.alias(n);
+            push_alias(&mut out, &mut errors, alias, &section.permalink, &section.blame(), line);
         }
     }
     for (t, tax) in site.taxonomies.iter().enumerate() {
@@ -137,8 +140,7 @@ pub fn plan(
         .collect();
     out.extend(extra);
     out.extend(theme);
-    let errors = check_duplicates(&out);
-    out.retain(|planned| !planned.path.is_empty());
+    errors.extend(check_duplicates(&out, site));
     (out, errors)
 }
 
@@ -164,7 +166,16 @@ pub fn files_of(plan: &[Planned]) -> (Vec<CopyFile>, Vec<EmbeddedFile>) {
     (copies, embedded)
 }
 
-fn push_alias(out: &mut Vec<Planned>, alias: &str, target: &str, source: &Source) {
+/// Plans the redirect of an alias, or reports why the alias cannot be a path in the output
+/// folder, on the alias's own line.
+fn push_alias(
+    out: &mut Vec<Planned>,
+    errors: &mut Vec<Diagnostic>,
+    alias: &str,
+    target: &str,
+    source: &Source,
+    line: Option<usize>,
+) {
     match url::clean_path(alias) {
         Ok(path) => {
             let path = if url::names_file(&path) { path } else { url::as_dir(&path) };
@@ -174,11 +185,7 @@ fn push_alias(out: &mut Vec<Planned>, alias: &str, target: &str, source: &Source
                 sources: vec![source.clone()],
             });
         }
-        Err(message) => out.push(Planned {
-            path: String::new(),
-            job: Job::Redirect(message),
-            sources: vec![source.clone()],
-        }),
+        Err(message) => errors.push(Diagnostic::error(source.clone(), line, message)),
     }
 }
 
@@ -343,16 +350,10 @@ fn plan_site_files(site: &Site, out: &mut Vec<Planned>) {
     }
 }
 
-fn check_duplicates(out: &[Planned]) -> Vec<Diagnostic> {
+fn check_duplicates(out: &[Planned], site: &Site) -> Vec<Diagnostic> {
     let mut errors = Vec::new();
     let mut seen: rustc_hash::FxHashMap<&str, usize> = Default::default();
     for planned in out {
-        if planned.path.is_empty() {
-            if let Job::Redirect(message) = &planned.job {
-                errors.push(Diagnostic::error(planned.sources[0].clone(), None, message.clone()));
-            }
-            continue;
-        }
         *seen.entry(&planned.path).or_default() += 1;
     }
     // Outputs are many and clashes rare: only the clashing paths are gathered.
@@ -371,7 +372,21 @@ fn check_duplicates(out: &[Planned]) -> Vec<Diagnostic> {
             names.len(),
             names.join(", ")
         );
-        errors.push(Diagnostic::error(owners[0].clone(), None, message));
+        // A page's URL comes from its `path` or `slug` when it has them: point there.
+        let line = match owners[0] {
+            Source::File(file) => file
+                .strip_prefix("content/")
+                .and_then(|content_path| site.targets.get(content_path))
+                .and_then(|target| match target {
+                    crate::site::Target::Page(i) => {
+                        let lines = &site.pages[*i].front.lines;
+                        lines.of("path").or_else(|| lines.of("slug"))
+                    }
+                    _ => None,
+                }),
+            _ => None,
+        };
+        errors.push(Diagnostic::error(owners[0].clone(), line, message));
     }
     errors
 }

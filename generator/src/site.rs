@@ -712,7 +712,7 @@ impl<'a> Builder<'a> {
             let path = match parent {
                 Some(p) => {
                     let name = dir.rsplit('/').next().unwrap_or(dir);
-                    let slug = self.slug_or_fallback(name, name, source.as_ref());
+                    let slug = self.slug_or_fallback(name, name, source.as_ref(), None);
                     url::as_dir(&format!("{}{slug}", self.sections[p].path))
                 }
                 None => "/".to_string(),
@@ -809,14 +809,17 @@ impl<'a> Builder<'a> {
         let date = front.date.or(prefix.as_ref().map(|(d, _)| *d));
         let bare = prefix.as_ref().map_or(stem.as_str(), |(_, rest)| rest);
         let slug = match &front.slug {
-            Some(written) => self.slug_or_fallback(written, &stem, Some(&doc.source)),
-            None => self.slug_or_fallback(bare, &stem, Some(&doc.source)),
+            Some(written) => {
+                self.slug_or_fallback(written, &stem, Some(&doc.source), front.lines.of("slug"))
+            }
+            None => self.slug_or_fallback(bare, &stem, Some(&doc.source), None),
         };
         let path = match &front.path {
             Some(written) => match url::clean_path(written) {
                 Ok(path) => url::as_dir(&path),
                 Err(message) => {
-                    self.diagnostics.push(Diagnostic::error(doc.source.clone(), None, message));
+                    let line = front.lines.of("path");
+                    self.diagnostics.push(Diagnostic::error(doc.source.clone(), line, message));
                     return None;
                 }
             },
@@ -854,7 +857,13 @@ impl<'a> Builder<'a> {
     /// Slugs a name by the site's path rule; a name that slugs to nothing (an emoji-only
     /// file name under the ASCII rule, say) gets the stable fallback `n-` plus eight hex
     /// digits of the name's hash, and a warning that says so.
-    fn slug_or_fallback(&mut self, name: &str, original: &str, source: Option<&Source>) -> String {
+    fn slug_or_fallback(
+        &mut self,
+        name: &str,
+        original: &str,
+        source: Option<&Source>,
+        line: Option<usize>,
+    ) -> String {
         let slug = slugify(name, self.config.slugify.paths);
         if !slug.is_empty() && slug != "-" {
             return slug;
@@ -865,7 +874,7 @@ impl<'a> Builder<'a> {
              in the front matter to choose one",
             self.config.slugify.paths
         );
-        self.diagnostics.push(Diagnostic::warning(source.cloned(), None, message));
+        self.diagnostics.push(Diagnostic::warning(source.cloned(), line, message));
         fallback
     }
 

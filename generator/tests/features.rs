@@ -2045,3 +2045,50 @@ fn unknown_filter_error_says_error_twice_and_names_the_template_without_its_fold
         "{lines:?}"
     );
 }
+
+/// Errors found after the front matter was read (a `path` or alias that leaves the output
+/// folder, a template nobody provides) used to name the file but no line.
+#[test]
+fn path_alias_and_template_errors_lacked_the_line_of_their_key() {
+    let site = Site::new();
+    site.write("content/blog/a.md", "+++\ntitle = \"A\"\n\npath = \"../../etc\"\n+++\n");
+    site.write(
+        "content/blog/b.md",
+        "+++\ntitle = \"B\"\naliases = [\n  \"/fine/\",\n  \"../../escape\",\n]\n+++\n",
+    );
+    site.write("content/blog/c.md", "---\ntitle: C\n# a comment\ntemplate: nope.html\n---\n");
+    site.write(
+        "content/blog/_index.md",
+        "+++\ntitle = \"Blog\"\npage_template = \"gone.html\"\n+++\n",
+    );
+    let failed = site.build_err();
+    let find = |needle: &str| {
+        failed
+            .diagnostics
+            .iter()
+            .find(|d| d.message.contains(needle))
+            .map(|d| (d.source.as_ref().map(|s| s.to_string()).unwrap_or_default(), d.line))
+            .unwrap_or_else(|| panic!("no error about {needle}: {:#?}", failed.diagnostics))
+    };
+    assert_eq!(find("etc"), ("content/blog/a.md".to_string(), Some(4)));
+    assert_eq!(find("escape"), ("content/blog/b.md".to_string(), Some(5)));
+    assert_eq!(find("nope.html"), ("content/blog/c.md".to_string(), Some(4)));
+    assert_eq!(find("gone.html"), ("content/blog/_index.md".to_string(), Some(3)));
+}
+
+#[test]
+fn two_pages_at_one_url_fail_naming_both_and_the_line_of_the_path() {
+    let site = Site::new();
+    site.write("content/blog/a.md", "+++\ntitle = \"A\"\npath = \"same\"\n+++\n");
+    site.write("content/blog/b.md", "+++\ntitle = \"B\"\n\n\npath = \"same\"\n+++\n");
+    let failed = site.build_err();
+    let clash = failed
+        .diagnostics
+        .iter()
+        .find(|d| d.message.contains("would all be written to `same/index.html`"))
+        .unwrap_or_else(|| panic!("no clash error: {:#?}", failed.diagnostics));
+    assert!(clash.message.contains("content/blog/a.md"), "{}", clash.message);
+    assert!(clash.message.contains("content/blog/b.md"), "{}", clash.message);
+    assert_eq!(clash.source.as_ref().map(|s| s.to_string()).as_deref(), Some("content/blog/a.md"));
+    assert_eq!(clash.line, Some(3));
+}
