@@ -863,6 +863,14 @@ impl Engine {
         if same {
             return Some(Patchable::Values(values));
         }
+        // So is a taxonomy that kiln.toml does not declare: the model's config has it once a
+        // build added it, but its warning names the first page that uses it.
+        let undeclared = |front: &PageFront| {
+            front.taxonomies.keys().any(|name| loaded.config.taxonomy(name).is_none())
+        };
+        if structure.iter().any(|(_, doc)| doc.as_ref().is_some_and(|(_, f, ..)| undeclared(f))) {
+            return None;
+        }
         // Problems the full preparation found with an edited page may be gone now; only it
         // can tell.
         let blamed = |d: &Diagnostic| {
@@ -973,6 +981,10 @@ impl Engine {
             .collect();
         let mut parse_diags = parse_diags;
         parse_diags.retain(|d| d.source.as_ref().is_none_or(|s| !sources.contains(s)));
+        // A deleted document's problems go with it.
+        for path in &gone {
+            self.parsed.remove(path);
+        }
         for path in &paths {
             if let Some(doc) = self.parsed.get(path) {
                 parse_diags.extend(doc.diags.iter().cloned());
@@ -1123,7 +1135,15 @@ impl Engine {
                 _ => false,
             };
             let edited = planned.sources.iter().any(|source| sources.contains(source));
-            let moved = new_to_old[i].is_none_or(|old| old_plan[old].sources != planned.sources);
+            let moved = new_to_old[i].is_none_or(|old| {
+                // A section's `redirect_to = "@/…"` follows a page that is not among its
+                // sources.
+                let retargeted = match (&old_plan[old].job, &planned.job) {
+                    (render::Job::Redirect(then), render::Job::Redirect(now)) => then != now,
+                    _ => false,
+                };
+                old_plan[old].sources != planned.sources || retargeted
+            });
             if list || edited || moved {
                 subset.push(i);
             }

@@ -265,14 +265,23 @@ fn engine_output_matches_a_clean_build_after_many_random_edits() {
 struct Served {
     dir: tempfile::TempDir,
     engine: Engine,
+    /// Whether the engine and the clean builds include drafts.
+    drafts: bool,
 }
 
 impl Served {
     fn new(files: &[(&str, &str)]) -> Served {
+        Self::with_drafts(files, false)
+    }
+
+    /// [`Served::new`], building with `--drafts` when `drafts` is set.
+    fn with_drafts(files: &[(&str, &str)], drafts: bool) -> Served {
         let dir = scratch();
         std::fs::create_dir(dir.path().join("site")).unwrap();
-        let engine = Engine::new(request(&dir.path().join("site"), &dir.path().join("out")));
-        let served = Served { dir, engine };
+        let mut request = request(&dir.path().join("site"), &dir.path().join("out"));
+        request.drafts = drafts;
+        let engine = Engine::new(request);
+        let served = Served { dir, engine, drafts };
         served.write("kiln.toml", "base_url = \"https://example.org\"\ntitle = \"Test\"\n");
         for (path, text) in files {
             served.write(path, text);
@@ -641,4 +650,786 @@ fn future_post_stays_hidden_after_its_date_has_come() {
     assert!(report.write.written.contains(&"blog/soon/index.html".to_string()), "{report:?}");
     assert_eq!(site.list_titles("tags/x/index.html"), ["Soon", "C", "A"]);
     site.assert_clean_at(later);
+}
+
+// Structure patches: edits of page files in known section folders that change the page
+// list, its order, the terms, or any front matter besides text, title, description and extra.
+
+/// A clean build of a copy of the sources at `root`, with or without drafts, and its
+/// warnings.
+fn clean_build_with(root: &Path, drafts: bool) -> (Clean, Vec<String>) {
+    let dir = scratch();
+    let (site, output) = (dir.path().join("site"), dir.path().join("out"));
+    std::fs::create_dir(&site).unwrap();
+    copy_site(root, &site);
+    let mut request = request(&site, &output);
+    request.drafts = drafts;
+    let (result, summary) = match kiln::build(&request) {
+        Ok(report) => (Ok(()), summary_of(&report, &site)),
+        Err(failed) => (Err(errors(&failed, &site)), Vec::new()),
+    };
+    (Clean { result, tree: Tree::read(&output) }, summary)
+}
+
+/// What a build reports besides its writes: its counts, the pages it left out and its
+/// warnings, each as one line, with the root's path taken out.
+fn summary_of(report: &BuildReport, root: &Path) -> Vec<String> {
+    let mut lines = vec![format!(
+        "{} pages, {} sections, {} outputs",
+        report.pages, report.sections, report.outputs
+    )];
+    lines.extend(report.skipped.iter().map(|(source, skip)| format!("skipped {source}: {skip:?}")));
+    lines.extend(warning_lines(report, root));
+    lines
+}
+
+/// The warnings of a build, each as one line, with the root's path taken out.
+fn warning_lines(report: &BuildReport, root: &Path) -> Vec<String> {
+    let root = root.to_string_lossy();
+    let mut lines: Vec<String> =
+        report.warnings.iter().map(|d| d.to_string().replace(root.as_ref(), "<root>")).collect();
+    lines.sort();
+    lines
+}
+
+impl Served {
+    /// Writes (`Some`) or removes (`None`) each file, applies the changes a watcher reports
+    /// for that, and checks the output (and the report) against a clean build: the same
+    /// files, or the same errors and the output as it was. Returns the apply's outcome.
+    fn step(&mut self, edits: &[(&str, Option<&str>)]) -> Result<(), Vec<String>> {
+        let mut changes = Vec::new();
+        for (rel, text) in edits {
+            let full = self.root().join(rel);
+            match text {
+                Some(text) => {
+                    let existed = full.exists();
+                    self.write(rel, text);
+                    changes.push(match existed {
+                        true => Change::Modified(full),
+                        false => Change::Created(full),
+                    });
+                }
+                None => {
+                    std::fs::remove_file(&full).unwrap();
+                    changes.push(Change::Removed(full));
+                }
+            }
+        }
+        self.step_changes(&changes)
+    }
+
+    /// Applies `changes` and checks the output as [`Served::step`] does.
+    fn step_changes(&mut self, changes: &[Change]) -> Result<(), Vec<String>> {
+        let root = self.root();
+        let before = Tree::read(&self.out());
+        let applied = self.engine.apply(changes);
+        let (clean, clean_summary) = clean_build_with(&root, self.drafts);
+        let summary = applied.as_ref().ok().map(|report| summary_of(&report.build, &root));
+        let result = applied.map(drop).map_err(|f| errors(&f, &root));
+        if let Err(message) = check_output("apply", result.clone(), &self.out(), &before, &clean) {
+            panic!("{message}");
+        }
+        if let Some(summary) = summary {
+            assert_eq!(summary, clean_summary, "apply reports otherwise than a clean build");
+        }
+        result
+    }
+
+    /// [`Served::step`] that must succeed.
+    fn ok(&mut self, edits: &[(&str, Option<&str>)]) {
+        if let Err(errors) = self.step(edits) {
+            panic!("apply failed:\n{}", errors.join("\n"));
+        }
+    }
+
+    /// [`Served::step`] that must fail; returns the errors.
+    fn fails(&mut self, edits: &[(&str, Option<&str>)]) -> Vec<String> {
+        match self.step(edits) {
+            Ok(()) => panic!("apply succeeded, and so did a clean build"),
+            Err(errors) => errors,
+        }
+    }
+}
+
+/// A page with front matter `front` (TOML lines) and body `body`.
+fn doc(front: &str, body: &str) -> String {
+    format!("+++\n{front}+++\n{body}\n")
+}
+
+/// A dated post with `more` front matter lines.
+fn post(title: &str, date: &str, more: &str) -> String {
+    doc(
+        &format!("title = \"{title}\"\ndate = {date}\n{more}"),
+        &format!("Intro of {title}.\n\n<!-- more -->\n\n## Part one\n\nThe rest of {title}."),
+    )
+}
+
+/// A site of `kiln.toml` with `config` added to the default one, and `files`.
+fn site_with(config: &str, files: &[(&str, String)]) -> Served {
+    let files: Vec<(&str, &str)> = files.iter().map(|(p, t)| (*p, t.as_str())).collect();
+    let mut served = Served::new(&files);
+    served.write(
+        "kiln.toml",
+        &format!("base_url = \"https://example.org\"\ntitle = \"Test\"\n{config}"),
+    );
+    served.ok(&[]);
+    served
+}
+
+fn blog_posts(n: usize, more: &str) -> Vec<(String, String)> {
+    (1..=n)
+        .map(|i| {
+            let path = format!("content/blog/p{i}.md");
+            (path, post(&format!("Post {i}"), &format!("2024-01-{:02}", i * 2), more))
+        })
+        .collect()
+}
+
+fn files_of<'a>(index: &'a str, posts: &'a [(String, String)]) -> Vec<(&'a str, String)> {
+    let mut files = vec![("content/blog/_index.md", index.to_string())];
+    files.extend(posts.iter().map(|(p, t)| (p.as_str(), t.clone())));
+    files
+}
+
+#[test]
+fn new_post_in_a_reversed_paginated_section_shifts_every_pager() {
+    let index = doc("title = \"Blog\"\npaginate_by = 2\npaginate_reversed = true\n", "");
+    let posts = blog_posts(5, "");
+    let mut site = site_with("", &files_of(&index, &posts));
+    assert!(site.exists("blog/page/3/index.html"));
+    site.ok(&[("content/blog/new.md", Some(&post("New", "2024-01-05", "")))]);
+    site.ok(&[("content/blog/new.md", Some(&post("New", "2023-01-05", "")))]);
+    site.ok(&[("content/blog/p1.md", None)]);
+    site.ok(&[("content/blog/new.md", None)]);
+    assert!(!site.exists("blog/page/3"));
+}
+
+#[test]
+fn weight_change_reorders_a_weight_sorted_section() {
+    let index = doc("title = \"Blog\"\nsort_by = \"weight\"\npaginate_by = 2\n", "");
+    let posts: Vec<(String, String)> = (1..=4)
+        .map(|i| {
+            let path = format!("content/blog/p{i}.md");
+            (path, post(&format!("Post {i}"), "2024-01-01", &format!("weight = {i}\n")))
+        })
+        .collect();
+    let mut site = site_with("", &files_of(&index, &posts));
+    site.ok(&[("content/blog/p1.md", Some(&post("Post 1", "2024-01-01", "weight = 9\n")))]);
+    site.ok(&[("content/blog/p2.md", Some(&post("Post 2", "2024-01-01", "")))]);
+    site.ok(&[("content/blog/w.md", Some(&post("W", "2024-01-01", "weight = 0\n")))]);
+    assert_eq!(site.list_titles("blog/index.html"), ["W", "Post 3"]);
+}
+
+#[test]
+fn title_change_reorders_a_title_sorted_section() {
+    let index = doc("title = \"Blog\"\nsort_by = \"title\"\n", "");
+    let posts = blog_posts(4, "tags = [\"x\"]\n");
+    let mut site = site_with("", &files_of(&index, &posts));
+    // A title change with a tag change, so that it is not a values patch.
+    let edited = post("A first", "2024-01-08", "tags = [\"y\"]\n");
+    site.ok(&[("content/blog/p4.md", Some(&edited))]);
+    assert_eq!(site.list_titles("blog/index.html")[0], "A first");
+    site.ok(&[("content/blog/p4.md", Some(&post("Zed", "2024-01-08", "")))]);
+    site.ok(&[("content/blog/untitled.md", Some(&doc("date = 2024-02-01\n", "No title.")))]);
+}
+
+#[test]
+fn updated_date_change_reorders_an_update_date_section() {
+    let index = doc("title = \"Blog\"\nsort_by = \"update_date\"\n", "");
+    let posts = blog_posts(4, "");
+    let mut site = site_with("", &files_of(&index, &posts));
+    site.ok(&[(
+        "content/blog/p1.md",
+        Some(&post("Post 1", "2024-01-02", "updated = 2024-06-01\n")),
+    )]);
+    assert_eq!(site.list_titles("blog/index.html")[0], "Post 1");
+    site.ok(&[(
+        "content/blog/p2.md",
+        Some(&post("Post 2", "2024-01-04", "updated = 2024-07-01\n")),
+    )]);
+    site.ok(&[("content/blog/p1.md", Some(&post("Post 1", "2024-01-02", "")))]);
+}
+
+#[test]
+fn slug_change_reorders_a_slug_sorted_section() {
+    let index = doc("title = \"Blog\"\nsort_by = \"slug\"\npaginate_by = 3\n", "");
+    let posts = blog_posts(4, "");
+    let mut site = site_with("", &files_of(&index, &posts));
+    site.ok(&[("content/blog/p4.md", Some(&post("Post 4", "2024-01-08", "slug = \"a-first\"\n")))]);
+    assert_eq!(site.list_titles("blog/index.html")[0], "Post 4");
+    assert!(site.exists("blog/a-first/index.html") && !site.exists("blog/p4"));
+    site.ok(&[("content/blog/p1.md", Some(&post("Post 1", "2024-01-02", "slug = \"zz\"\n")))]);
+}
+
+#[test]
+fn post_in_a_transparent_subsection_moves_the_parent_lists() {
+    let files = vec![
+        ("content/blog/_index.md", doc("title = \"Blog\"\npaginate_by = 2\n", "")),
+        ("content/blog/2024/_index.md", doc("title = \"2024\"\ntransparent = true\n", "")),
+        ("content/blog/a.md", post("A", "2024-01-01", "")),
+        ("content/blog/2024/b.md", post("B", "2024-02-01", "")),
+        ("content/blog/2024/c.md", post("C", "2024-03-01", "")),
+    ];
+    let mut site = site_with("", &files);
+    site.ok(&[("content/blog/2024/d.md", Some(&post("D", "2024-04-01", "")))]);
+    assert_eq!(site.list_titles("blog/index.html"), ["D", "C"]);
+    site.ok(&[("content/blog/2024/b.md", Some(&post("B", "2024-05-01", "")))]);
+    site.ok(&[("content/blog/2024/c.md", None)]);
+    site.ok(&[("content/blog/a.md", Some(&post("A", "2024-06-01", "")))]);
+}
+
+#[test]
+fn new_post_in_a_section_with_feeds_updates_the_section_feeds() {
+    let index = doc("title = \"Blog\"\ngenerate_feeds = true\n", "");
+    let posts = blog_posts(3, "");
+    let mut site = site_with("[feeds]\nlimit = 2\n", &files_of(&index, &posts));
+    site.ok(&[("content/blog/new.md", Some(&post("New", "2024-03-01", "")))]);
+    let links = site.xml_links("blog/atom.xml");
+    assert!(links.contains(&"https://example.org/blog/new/".to_string()), "{links:?}");
+    site.ok(&[("content/blog/p3.md", Some(&post("Post 3", "2023-01-01", "")))]);
+    site.ok(&[("content/blog/new.md", None)]);
+    site.ok(&[("content/notes/n.md", Some(&post("N", "2024-09-01", "")))]);
+}
+
+const TAX: &str = "taxonomies = [\n  { name = \"tags\", feed = true, paginate_by = 2 },\n  \
+                   { name = \"categories\", feed = true },\n]\n";
+
+#[test]
+fn new_post_in_a_paginated_term_shifts_its_term_pagers() {
+    let posts = blog_posts(4, "tags = [\"x\"]\n");
+    let mut site = site_with(TAX, &files_of(&doc("title = \"Blog\"\n", ""), &posts));
+    assert!(site.exists("tags/x/page/2/index.html"));
+    site.ok(&[("content/blog/new.md", Some(&post("New", "2024-01-05", "tags = [\"x\"]\n")))]);
+    assert!(site.exists("tags/x/page/3/index.html"));
+    site.ok(&[("content/blog/new.md", Some(&post("New", "2024-01-05", "tags = [\"y\"]\n")))]);
+    assert!(!site.exists("tags/x/page/3"));
+    site.ok(&[("content/blog/p1.md", None)]);
+    site.ok(&[("content/blog/p2.md", Some(&post("Post 2", "2025-01-01", "tags = [\"x\"]\n")))]);
+}
+
+#[test]
+fn term_display_name_follows_the_spelling_most_pages_use() {
+    let files = vec![
+        ("content/blog/a.md", post("A", "2024-01-01", "tags = [\"Rust\"]\n")),
+        ("content/blog/b.md", post("B", "2024-02-01", "tags = [\"rust\"]\n")),
+        ("content/blog/c.md", post("C", "2024-03-01", "tags = [\"web\"]\n")),
+    ];
+    let mut site = site_with(TAX, &files);
+    // A tie goes to the smallest spelling, "Rust"; a third vote for "rust" wins it.
+    site.ok(&[("content/blog/c.md", Some(&post("C", "2024-03-01", "tags = [\"rust\"]\n")))]);
+    let terms = texts(&site.html("tags/index.html"), "main a");
+    assert!(terms.iter().any(|t| t.contains("rust")), "{terms:?}");
+    site.ok(&[("content/blog/d.md", Some(&post("D", "2024-04-01", "tags = [\"Rust\"]\n")))]);
+    site.ok(&[("content/blog/b.md", None)]);
+}
+
+#[test]
+fn term_disappears_when_its_last_page_loses_it() {
+    let files = vec![
+        ("content/blog/a.md", post("A", "2024-01-01", "tags = [\"keep\"]\n")),
+        ("content/blog/b.md", post("B", "2024-02-01", "tags = [\"gone\", \"keep\"]\n")),
+    ];
+    let mut site = site_with(TAX, &files);
+    assert!(site.exists("tags/gone/atom.xml"));
+    site.ok(&[("content/blog/b.md", Some(&post("B", "2024-02-01", "tags = [\"keep\"]\n")))]);
+    assert!(!site.exists("tags/gone"));
+    // The last tag of the site goes: no tags list at all.
+    site.ok(&[("content/blog/a.md", Some(&post("A", "2024-01-01", "")))]);
+    site.ok(&[("content/blog/b.md", Some(&post("B", "2024-02-01", "")))]);
+    assert!(!site.exists("tags"));
+}
+
+#[test]
+fn first_page_of_a_taxonomy_creates_its_lists_and_the_last_removes_them() {
+    let files = vec![
+        ("content/blog/a.md", post("A", "2024-01-01", "tags = [\"x\"]\n")),
+        ("content/blog/b.md", post("B", "2024-02-01", "")),
+    ];
+    let mut site = site_with(TAX, &files);
+    assert!(!site.exists("categories"));
+    site.ok(&[("content/blog/b.md", Some(&post("B", "2024-02-01", "categories = [\"Tech\"]\n")))]);
+    assert!(site.exists("categories/tech/index.html"));
+    site.ok(&[("content/blog/c.md", Some(&post("C", "2024-03-01", "categories = [\"tech\"]\n")))]);
+    site.ok(&[("content/blog/b.md", None), ("content/blog/c.md", None)]);
+    assert!(!site.exists("categories"));
+}
+
+#[test]
+fn authors_added_and_removed_update_the_author_pages() {
+    let files = vec![
+        ("content/blog/a.md", post("A", "2024-01-01", "")),
+        ("content/blog/b.md", post("B", "2024-02-01", "authors = [\"Ada\"]\n")),
+    ];
+    let mut site = site_with("author = \"Site Owner\"\n", &files);
+    assert!(site.exists("authors/ada/index.html"));
+    site.ok(&[(
+        "content/blog/a.md",
+        Some(&post("A", "2024-01-01", "authors = [\"Ada\", \"Bob\"]\n")),
+    )]);
+    site.ok(&[("content/blog/b.md", Some(&post("B", "2024-02-01", "authors = [\"Bob\"]\n")))]);
+    site.ok(&[("content/blog/a.md", Some(&post("A", "2024-01-01", "")))]);
+    site.ok(&[("content/blog/b.md", Some(&post("B", "2024-02-01", "")))]);
+    assert!(!site.exists("authors"));
+}
+
+#[test]
+fn aliases_added_and_removed_with_other_front_matter() {
+    let files = vec![
+        ("content/blog/a.md", post("A", "2024-01-01", "")),
+        ("content/blog/b.md", post("B", "2024-02-01", "")),
+    ];
+    let mut site = site_with("", &files);
+    site.ok(&[(
+        "content/blog/a.md",
+        Some(&post("A", "2024-03-01", "aliases = [\"/old/a/\", \"/x.html\"]\n")),
+    )]);
+    assert!(site.exists("old/a/index.html") && site.exists("x.html"));
+    site.ok(&[(
+        "content/blog/a.md",
+        Some(&post("A", "2024-03-01", "aliases = [\"/x.html\"]\nslug = \"aa\"\n")),
+    )]);
+    assert!(!site.exists("old"));
+    // Another page takes the alias the first one gave up, in one apply.
+    site.ok(&[
+        ("content/blog/a.md", Some(&post("A", "2024-03-01", ""))),
+        ("content/blog/b.md", Some(&post("B", "2024-02-01", "aliases = [\"/x.html\"]\n"))),
+    ]);
+    // Two pages claim one alias: an error, then fixed.
+    site.fails(&[(
+        "content/blog/a.md",
+        Some(&post("A", "2024-03-01", "aliases = [\"/x.html\"]\n")),
+    )]);
+    site.ok(&[("content/blog/a.md", Some(&post("A", "2024-03-01", "")))]);
+}
+
+#[test]
+fn path_front_matter_moves_the_page_output() {
+    let files = vec![
+        ("content/blog/a.md", post("A", "2024-01-01", "")),
+        ("content/blog/b.md", post("B", "2024-02-01", "")),
+    ];
+    let mut site = site_with("", &files);
+    site.ok(&[(
+        "content/blog/a.md",
+        Some(&post("A", "2024-01-01", "path = \"2024/01/Some-Post\"\n")),
+    )]);
+    assert!(site.exists("2024/01/Some-Post/index.html") && !site.exists("blog/a"));
+    site.ok(&[("content/blog/a.md", Some(&post("A", "2024-01-01", "path = \"elsewhere\"\n")))]);
+    assert!(!site.exists("2024"));
+    // A path onto another page's output is an error, and leaves the output as it was.
+    site.fails(&[("content/blog/a.md", Some(&post("A", "2024-01-01", "path = \"blog/b\"\n")))]);
+    site.ok(&[("content/blog/a.md", Some(&post("A", "2024-01-01", "")))]);
+}
+
+#[test]
+fn render_false_drops_the_page_output_but_keeps_it_listed() {
+    let files = vec![
+        ("content/blog/a.md", post("A", "2024-01-01", "tags = [\"x\"]\n")),
+        ("content/blog/b.md", post("B", "2024-02-01", "tags = [\"x\"]\n")),
+    ];
+    let mut site = site_with("", &files);
+    site.ok(&[(
+        "content/blog/a.md",
+        Some(&post("A", "2024-01-01", "tags = [\"x\"]\nrender = false\n")),
+    )]);
+    assert!(!site.exists("blog/a"));
+    site.ok(&[("content/blog/c.md", Some(&post("C", "2024-03-01", "render = false\n")))]);
+    site.ok(&[("content/blog/a.md", Some(&post("A", "2024-01-01", "tags = [\"x\"]\n")))]);
+    assert!(site.exists("blog/a/index.html"));
+}
+
+#[test]
+fn in_search_index_false_takes_the_page_out_of_the_search_index() {
+    let files = vec![
+        ("content/blog/a.md", post("A", "2024-01-01", "")),
+        ("content/blog/b.md", post("B", "2024-02-01", "")),
+    ];
+    let mut site = site_with("search_index = true\n", &files);
+    assert!(site.read("search_index.json").contains("/blog/a/"));
+    site.ok(&[("content/blog/a.md", Some(&post("A", "2024-01-01", "in_search_index = false\n")))]);
+    assert!(!site.read("search_index.json").contains("/blog/a/"));
+    site.ok(&[("content/blog/a.md", Some(&post("A", "2024-01-01", "")))]);
+    assert!(site.read("search_index.json").contains("/blog/a/"));
+}
+
+fn linking(target: &str) -> String {
+    post("L", "2024-05-01", "").replace("Intro of L.", &format!("Intro of L, see [it]({target})."))
+}
+
+#[test]
+fn deleting_a_linked_post_fails_until_it_is_restored() {
+    let files = vec![
+        ("content/blog/a.md", post("A", "2024-01-01", "")),
+        ("content/blog/l.md", linking("@/blog/a.md")),
+    ];
+    let mut site = site_with("", &files);
+    let errors = site.fails(&[("content/blog/a.md", None)]);
+    assert!(errors.iter().any(|e| e.contains("blog/a.md")), "{errors:?}");
+    site.ok(&[("content/blog/a.md", Some(&post("A", "2024-01-01", "")))]);
+    // Deleted again with an unrelated edit, then the link removed.
+    site.fails(&[("content/blog/a.md", None)]);
+    site.ok(&[("content/blog/l.md", Some(&post("L", "2024-05-01", "")))]);
+}
+
+#[test]
+fn renaming_a_linked_post_fails_until_the_link_follows() {
+    let files = vec![
+        ("content/blog/a.md", post("A", "2024-01-01", "")),
+        ("content/blog/l.md", linking("@/blog/a.md#part-one")),
+    ];
+    let mut site = site_with("", &files);
+    let from = site.root().join("content/blog/a.md");
+    let to = site.root().join("content/blog/b.md");
+    std::fs::rename(&from, &to).unwrap();
+    site.step_changes(&[Change::Renamed { from, to }]).unwrap_err();
+    site.ok(&[("content/blog/l.md", Some(&linking("@/blog/b.md#part-one")))]);
+    assert!(site.read("blog/l/index.html").contains("https://example.org/blog/b/#part-one"));
+    // A re-slug of the target changes the link's URL.
+    site.ok(&[("content/blog/b.md", Some(&post("A", "2024-01-01", "slug = \"bee\"\n")))]);
+    assert!(site.read("blog/l/index.html").contains("https://example.org/blog/bee/#part-one"));
+    // And the anchor goes from the target: a warning.
+    let plain = doc("title = \"A\"\ndate = 2024-01-01\nslug = \"bee\"\n", "No parts.");
+    site.ok(&[("content/blog/b.md", Some(&plain))]);
+}
+
+#[test]
+fn drafting_a_linked_post_and_undrafting_it() {
+    let files = vec![
+        ("content/blog/a.md", post("A", "2024-01-01", "")),
+        ("content/blog/l.md", linking("@/blog/a.md")),
+    ];
+    let mut site = site_with("", &files);
+    site.ok(&[("content/blog/a.md", Some(&post("A", "2024-01-01", "draft = true\n")))]);
+    assert!(!site.exists("blog/a"));
+    site.ok(&[(
+        "content/blog/a.md",
+        Some(&post("A", "2024-01-01", "draft = true\nslug = \"d\"\n")),
+    )]);
+    site.ok(&[("content/blog/a.md", Some(&post("A", "2024-01-01", "slug = \"d\"\n")))]);
+    assert!(site.read("blog/l/index.html").contains("https://example.org/blog/d/"));
+}
+
+#[test]
+fn post_created_after_being_linked_as_a_draft() {
+    let files = vec![
+        ("content/blog/a.md", post("A", "2024-01-01", "draft = true\n")),
+        ("content/blog/b.md", post("B", "2024-02-01", "")),
+    ];
+    let mut site = site_with("", &files);
+    site.ok(&[("content/blog/l.md", Some(&linking("@/blog/a.md")))]);
+    site.ok(&[("content/blog/a.md", Some(&post("A", "2024-01-01", "")))]);
+    site.ok(&[("content/blog/a.md", None), ("content/blog/l.md", None)]);
+}
+
+/// Templates that show other content through every template function.
+fn function_templates() -> Vec<(&'static str, String)> {
+    let page = "{% extends \"page.html\" %}\n{% block page_after_content %}\n\
+        {% set x = get_page(path=\"blog/x.md\") %}<p id=\"x\">{{ x.title }} {{ x.date }} \
+        {{ x.permalink }} {{ x.taxonomies | json_encode }} {% if x.lower %}{{ x.lower.title }}{% endif %}</p>\n\
+        {% set blog = get_section(path=\"blog/_index.md\") %}<p id=\"blog\">{% for p in blog.pages %}\
+        {{ p.title }} {% endfor %}{{ blog.page_count }}</p>\n\
+        {% set tags = get_taxonomy(kind=\"tags\") %}<p id=\"tags\">{% for t in tags.terms %}\
+        {{ t.name }}={{ t.page_count }} {% endfor %}</p>\n\
+        <p id=\"url\">{{ get_url(path=\"@/blog/x.md\") }} {{ get_url(path=\"@/blog/x.md#part-one\") }}</p>\n\
+        <p id=\"term\">{{ get_taxonomy_url(kind=\"tags\", name=\"Keep\") }}</p>\n\
+        {% endblock page_after_content %}\n";
+    vec![("templates/shows.html", page.to_string())]
+}
+
+#[test]
+fn template_functions_follow_their_targets() {
+    let mut files = function_templates();
+    files.extend([
+        ("content/blog/_index.md", doc("title = \"Blog\"\n", "")),
+        ("content/blog/x.md", post("X", "2024-01-01", "tags = [\"t1\", \"keep\"]\n")),
+        ("content/blog/y.md", post("Y", "2023-01-01", "tags = [\"keep\"]\n")),
+        ("content/pages/show.md", doc("title = \"Show\"\ntemplate = \"shows.html\"\n", "Shows.")),
+    ]);
+    let mut site = site_with(TAX, &files);
+    let x = |date: &str, more: &str| post("X", date, &format!("tags = [\"t1\", \"keep\"]\n{more}"));
+    site.ok(&[("content/blog/x.md", Some(&x("2024-02-01", "")))]);
+    site.ok(&[("content/blog/x.md", Some(&x("2024-02-01", "slug = \"ex\"\n")))]);
+    assert!(site.read("pages/show/index.html").contains("https://example.org/blog/ex/#part-one"));
+    site.ok(&[(
+        "content/blog/x.md",
+        Some(&post("X", "2024-02-01", "tags = [\"t2\", \"keep\"]\n")),
+    )]);
+    site.ok(&[("content/blog/z.md", Some(&post("Z", "2024-03-01", "tags = [\"Keep\"]\n")))]);
+    site.ok(&[("content/blog/z.md", Some(&post("Z", "2022-03-01", "tags = [\"Keep\"]\n")))]);
+    site.ok(&[("content/blog/y.md", None)]);
+    // The page `get_page` shows becomes a draft: the template fails, as in a clean build.
+    site.fails(&[("content/blog/x.md", Some(&x("2024-02-01", "draft = true\n")))]);
+    site.ok(&[("content/blog/x.md", Some(&x("2024-02-01", "")))]);
+    // The term `get_taxonomy_url` asks for goes: an error too.
+    site.fails(&[
+        ("content/blog/x.md", Some(&post("X", "2024-02-01", ""))),
+        ("content/blog/z.md", None),
+    ]);
+    site.ok(&[("content/blog/x.md", Some(&x("2024-02-01", "")))]);
+}
+
+#[test]
+fn draft_toggles_with_drafts_included_keep_the_page() {
+    let files = [
+        ("kiln.toml", format!("base_url = \"https://example.org\"\ntitle = \"Test\"\n{TAX}")),
+        ("content/blog/a.md", post("A", "2024-01-01", "tags = [\"x\"]\n")),
+        ("content/blog/b.md", post("B", "2024-02-01", "draft = true\ntags = [\"x\"]\n")),
+    ];
+    let files: Vec<(&str, &str)> = files.iter().map(|(p, t)| (*p, t.as_str())).collect();
+    let mut site = Served::with_drafts(&files, true);
+    site.ok(&[]);
+    assert!(site.exists("blog/b/index.html"));
+    site.ok(&[(
+        "content/blog/a.md",
+        Some(&post("A", "2024-01-01", "draft = true\ntags = [\"x\"]\n")),
+    )]);
+    assert!(site.exists("blog/a/index.html"));
+    site.ok(&[("content/blog/b.md", Some(&post("B", "2024-02-01", "tags = [\"y\"]\n")))]);
+    site.ok(&[("content/blog/c.md", Some(&post("C", "2024-03-01", "draft = true\n")))]);
+    site.ok(&[("content/blog/c.md", None)]);
+}
+
+#[test]
+fn create_delete_and_edit_in_one_apply() {
+    let index = doc("title = \"Blog\"\npaginate_by = 2\n", "");
+    let posts = blog_posts(4, "tags = [\"x\"]\n");
+    let mut site = site_with(TAX, &files_of(&index, &posts));
+    site.ok(&[
+        ("content/blog/new.md", Some(&post("New", "2024-01-03", "tags = [\"y\"]\n"))),
+        ("content/blog/p2.md", None),
+        ("content/blog/p3.md", Some(&post("Post 3", "2023-01-01", "tags = [\"y\"]\n"))),
+        ("content/blog/p4.md", Some(&post("Post 4 edited", "2024-01-08", "tags = [\"x\"]\n"))),
+    ]);
+    site.ok(&[
+        ("content/blog/p2.md", Some(&post("Post 2", "2024-01-04", ""))),
+        ("content/blog/new.md", None),
+        ("content/blog/p1.md", Some(&post("Post 1", "2024-01-02", "draft = true\n"))),
+    ]);
+}
+
+#[test]
+fn renamed_post_moves_its_output() {
+    let files = vec![
+        ("content/blog/a.md", post("A", "2024-01-01", "tags = [\"x\"]\n")),
+        ("content/blog/b.md", post("B", "2024-02-01", "tags = [\"x\"]\n")),
+    ];
+    let mut site = site_with(TAX, &files);
+    let from = site.root().join("content/blog/a.md");
+    let to = site.root().join("content/blog/2024-01-01-c.md");
+    std::fs::rename(&from, &to).unwrap();
+    site.step_changes(&[Change::Renamed { from, to }]).unwrap();
+    assert!(site.exists("blog/c/index.html") && !site.exists("blog/a"));
+    // Into another known section, with a relative path.
+    std::fs::create_dir_all(site.root().join("content/notes")).unwrap();
+    site.ok(&[("content/notes/n.md", Some(&post("N", "2024-01-01", "")))]);
+    let from = PathBuf::from("content/blog/2024-01-01-c.md");
+    let to = PathBuf::from("content/notes/c.md");
+    std::fs::rename(site.root().join(&from), site.root().join(&to)).unwrap();
+    site.step_changes(&[Change::Renamed { from, to }]).unwrap();
+}
+
+#[test]
+fn same_post_edited_twice_in_a_row() {
+    let posts = blog_posts(3, "tags = [\"x\"]\n");
+    let mut site = site_with(TAX, &files_of(&doc("title = \"Blog\"\n", ""), &posts));
+    site.ok(&[("content/blog/p1.md", Some(&post("Post 1", "2024-05-01", "tags = [\"y\"]\n")))]);
+    site.ok(&[("content/blog/p1.md", Some(&post("Post 1", "2024-05-01", "tags = [\"z\"]\n")))]);
+    site.ok(&[("content/blog/p1.md", Some(&post("Post 1", "2024-01-02", "tags = [\"x\"]\n")))]);
+    // Two edits of one file reported in one apply.
+    site.write("content/blog/p1.md", &post("Post 1", "2024-06-01", ""));
+    let path = site.root().join("content/blog/p1.md");
+    site.step_changes(&[Change::Modified(path.clone()), Change::Modified(path)]).unwrap();
+}
+
+#[test]
+fn post_edited_into_a_parse_error_then_fixed() {
+    let posts = blog_posts(3, "tags = [\"x\"]\n");
+    let mut site = site_with(TAX, &files_of(&doc("title = \"Blog\"\n", ""), &posts));
+    site.fails(&[(
+        "content/blog/p2.md",
+        Some("+++\ntitle = \"Broken\ndate = 2024-01-04\n+++\nx\n"),
+    )]);
+    site.fails(&[(
+        "content/blog/p2.md",
+        Some("+++\ntitle = \"Broken\"\ndate = 2024-13-04\n+++\nx\n"),
+    )]);
+    site.ok(&[("content/blog/p2.md", Some(&post("Post 2", "2024-03-01", "tags = [\"y\"]\n")))]);
+    site.ok(&[("content/blog/p2.md", Some(&post("Post 2", "2024-03-01", "tags = [\"x\"]\n")))]);
+}
+
+#[test]
+fn section_redirect_to_a_page_follows_the_page() {
+    let files = vec![
+        ("content/blog/a.md", post("A", "2024-01-01", "")),
+        ("content/latest/_index.md", doc("redirect_to = \"@/blog/a.md\"\n", "")),
+    ];
+    let mut site = site_with("", &files);
+    assert!(site.read("latest/index.html").contains("https://example.org/blog/a/"));
+    site.ok(&[("content/blog/a.md", Some(&post("A", "2024-01-01", "slug = \"moved\"\n")))]);
+    assert!(site.read("latest/index.html").contains("https://example.org/blog/moved/"));
+    site.step(&[("content/blog/a.md", Some(&post("A", "2024-01-01", "draft = true\n")))]).ok();
+    site.step(&[("content/blog/a.md", Some(&post("A", "2024-01-01", "")))]).ok();
+    site.step(&[("content/blog/a.md", None)]).ok();
+    site.step(&[("content/blog/a.md", Some(&post("A", "2024-01-01", "")))]).ok();
+}
+
+#[test]
+fn deleted_post_takes_its_warnings_with_it() {
+    let files = vec![
+        ("content/blog/a.md", post("A", "2024-01-01", "")),
+        ("content/blog/b.md", post("B", "2024-02-01", "colour = \"red\"\n")),
+    ];
+    let mut site = site_with("", &files);
+    site.ok(&[("content/blog/b.md", None)]);
+    site.ok(&[("content/blog/a.md", Some(&post("A", "2024-01-01", "colour = \"blue\"\n")))]);
+    site.ok(&[("content/blog/a.md", Some(&post("A", "2024-03-01", "colour = \"blue\"\n")))]);
+}
+
+#[test]
+fn undeclared_taxonomy_warning_names_the_first_page_that_uses_it() {
+    let files = vec![
+        ("content/blog/m.md", post("M", "2024-01-01", "[taxonomies]\nseries = [\"one\"]\n")),
+        ("content/blog/n.md", post("N", "2024-02-01", "")),
+    ];
+    let mut site = site_with("", &files);
+    // A page before the first one takes the series too: the warning names it now.
+    site.ok(&[(
+        "content/blog/a.md",
+        Some(&post("A", "2024-03-01", "[taxonomies]\nseries = [\"one\"]\n")),
+    )]);
+    site.ok(&[(
+        "content/blog/n.md",
+        Some(&post("N", "2024-02-01", "[taxonomies]\nseries = [\"two\"]\n")),
+    )]);
+    site.ok(&[("content/blog/a.md", None)]);
+}
+
+#[test]
+fn undated_root_page_gets_a_date_and_joins_the_home_list() {
+    let files = vec![
+        ("content/about.md", doc("title = \"About\"\n", "About us.")),
+        ("content/blog/a.md", post("A", "2024-01-01", "")),
+        (
+            "content/_index.md",
+            doc("title = \"Home\"\npaginate_by = 1\npaginate_path = \"p\"\n", ""),
+        ),
+    ];
+    let mut site = site_with("", &files);
+    site.ok(&[(
+        "content/about.md",
+        Some(&doc("title = \"About\"\ndate = 2024-02-01\n", "About us.")),
+    )]);
+    assert!(site.exists("p/2/index.html"));
+    site.ok(&[("content/contact-me.md", Some(&doc("title = \"Contact\"\n", "Write.")))]);
+    site.ok(&[("content/about.md", Some(&doc("title = \"About\"\n", "About us.")))]);
+    assert!(!site.exists("p/2"));
+}
+
+#[test]
+fn sections_sorted_by_title_bytes_and_none_follow_edits() {
+    let files = vec![
+        ("content/a/_index.md", doc("title = \"A\"\nsort_by = \"title_bytes\"\n", "")),
+        (
+            "content/b/_index.md",
+            doc("title = \"B\"\nsort_by = \"none\"\npage_template = \"page.html\"\n", ""),
+        ),
+        ("content/a/x.md", post("beta", "2024-01-01", "")),
+        ("content/a/y.md", post("Alpha", "2024-02-01", "")),
+        ("content/b/x.md", post("X", "2024-01-01", "")),
+        ("content/b/y.md", post("Y", "2024-02-01", "")),
+    ];
+    let mut site = site_with("", &files);
+    site.ok(&[("content/a/z.md", Some(&post("Zed", "2024-03-01", "tags = [\"t\"]\n")))]);
+    site.ok(&[("content/a/x.md", Some(&post("Beta", "2024-01-01", "tags = [\"t\"]\n")))]);
+    site.ok(&[("content/b/a.md", Some(&post("First", "2023-01-01", "")))]);
+    site.ok(&[("content/b/y.md", Some(&post("Y", "2022-02-01", "tags = [\"t\"]\n")))]);
+}
+
+#[test]
+fn taxonomy_list_templates_follow_a_taxonomy_that_comes_and_goes() {
+    let list = "{% extends \"section.html\" %}\n{% block section_pages %}{{ super() }}\
+        {% set c = get_taxonomy(kind=\"tags\") %}<aside>{% for t in c.terms %}{{ t.name }} \
+        {% for p in t.pages %}{{ p.title }},{% endfor %};{% endfor %}</aside>\
+        {% endblock section_pages %}\n";
+    let files = vec![
+        ("templates/list.html", list.to_string()),
+        ("content/blog/_index.md", doc("title = \"Blog\"\ntemplate = \"list.html\"\n", "")),
+        ("content/blog/a.md", post("A", "2024-01-01", "tags = [\"x\"]\n")),
+        ("content/notes/n.md", post("N", "2024-02-01", "")),
+    ];
+    let mut site = site_with("", &files);
+    site.ok(&[("content/notes/n.md", Some(&post("N2", "2024-02-01", "tags = [\"x\", \"y\"]\n")))]);
+    site.ok(&[("content/notes/n.md", Some(&post("N2", "2024-02-01", "tags = [\"X\"]\n")))]);
+    // The last tag goes: `get_taxonomy` fails, as in a clean build; then it comes back.
+    site.fails(&[
+        ("content/blog/a.md", Some(&post("A", "2024-01-01", ""))),
+        ("content/notes/n.md", Some(&post("N2", "2024-02-01", ""))),
+    ]);
+    site.ok(&[("content/blog/a.md", Some(&post("A", "2024-01-01", "tags = [\"z\"]\n")))]);
+}
+
+#[test]
+fn bundle_next_to_an_edited_post_keeps_its_assets_and_neighbours() {
+    let files = vec![
+        ("content/blog/_index.md", doc("title = \"Blog\"\npaginate_by = 2\n", "")),
+        ("content/blog/b/index.md", post("Bundle", "2024-02-01", "tags = [\"x\"]\n")),
+        ("content/blog/b/photo.txt", "photo\n".to_string()),
+        ("content/blog/a.md", post("A", "2024-01-01", "tags = [\"x\"]\n")),
+        ("content/blog/c.md", post("C", "2024-03-01", "")),
+        ("content/blog/b-side.md", post("B side", "2024-02-02", "")),
+    ];
+    let mut site = site_with("", &files);
+    site.ok(&[("content/blog/c.md", Some(&post("C", "2024-01-15", "tags = [\"x\"]\n")))]);
+    site.ok(&[("content/blog/b-side.md", None)]);
+    site.ok(&[("content/blog/ba.md", Some(&post("Ba", "2024-02-03", "")))]);
+    assert!(site.exists("blog/b/photo.txt"));
+}
+
+#[test]
+fn post_in_a_nested_section_with_an_inherited_page_template() {
+    let shows = "{% extends \"page.html\" %}\n{% block page_after_content %}<p id=\"nav\">\
+        {% if page.higher %}{{ page.higher.title }}{% endif %}|{% if page.lower %}\
+        {{ page.lower.title }}{% endif %}|{{ section.title }}</p>{% endblock page_after_content %}\n";
+    let files = vec![
+        ("templates/nav.html", shows.to_string()),
+        (
+            "content/docs/_index.md",
+            doc("title = \"Docs\"\npage_template = \"nav.html\"\nsort_by = \"weight\"\n", ""),
+        ),
+        ("content/docs/guide/_index.md", doc("title = \"Guide\"\nsort_by = \"weight\"\n", "")),
+        ("content/docs/guide/one.md", doc("title = \"One\"\nweight = 1\n", "One.")),
+        ("content/docs/guide/two.md", doc("title = \"Two\"\nweight = 2\n", "Two.")),
+        ("content/docs/guide/three.md", doc("title = \"Three\"\nweight = 3\n", "Three.")),
+    ];
+    let mut site = site_with("", &files);
+    site.ok(&[(
+        "content/docs/guide/three.md",
+        Some(&doc("title = \"Three\"\nweight = 0\n", "Three.")),
+    )]);
+    site.ok(&[(
+        "content/docs/guide/half.md",
+        Some(&doc("title = \"Half\"\nweight = 1\n", "Half.")),
+    )]);
+    site.ok(&[("content/docs/guide/one.md", None)]);
+    site.ok(&[(
+        "content/docs/top.md",
+        Some(&doc("title = \"Top\"\nweight = 1\ndate = 2024-01-01\n", "Top.")),
+    )]);
+}
+
+#[test]
+fn section_text_linking_a_reslugged_post_follows_it() {
+    let files = vec![
+        (
+            "content/blog/_index.md",
+            doc("title = \"Blog\"\n", "Start with [the first](@/blog/a.md)."),
+        ),
+        ("content/blog/a.md", post("A", "2024-01-01", "")),
+        ("content/blog/b.md", post("B", "2024-02-01", "")),
+    ];
+    let mut site = site_with("", &files);
+    site.ok(&[("content/blog/a.md", Some(&post("A", "2024-01-01", "slug = \"first\"\n")))]);
+    assert!(site.read("blog/index.html").contains("https://example.org/blog/first/"));
+    site.fails(&[("content/blog/a.md", None)]);
+    site.ok(&[("content/blog/a.md", Some(&post("A", "2024-01-01", "")))]);
 }
