@@ -698,10 +698,9 @@ impl Engine {
             asset_urls,
             ..
         } = kept;
-        let loaded = self.config.as_ref()?;
-        let templates = self.templates.as_ref()?;
+        let site_digest = self.config.as_ref()?.digest;
+        self.templates.as_ref()?;
         let now = self.request.now.unwrap_or_else(Utc::now);
-        let site_digest = loaded.digest;
         let mut pages = Vec::with_capacity(changed.len());
         for (i, front, body, body_line, digest, front_digest) in changed {
             let page = &mut site.pages[i];
@@ -720,34 +719,7 @@ impl Engine {
         for &i in &pages {
             parse_diags.extend(self.parsed[&site.pages[i].content_path].diags.iter().cloned());
         }
-        let highlighter = self.highlighter.clone().flatten();
-        let root = self.root.clone();
-        let reload = |page: &crate::site::Page| reload_body(&root, &loaded.config, page);
-        let fresh = pipeline::render_markdown(
-            &mut site,
-            highlighter.as_deref(),
-            &mut self.markdown,
-            Some(&pages),
-            &reload,
-        );
-        if let Some(index) = &mut self.backlinks {
-            let paths = pages.iter().map(|&i| &site.pages[i].content_path);
-            pipeline::add_backlinks(&self.markdown, paths, index);
-        }
-        // The model's copy of each text went as it was rendered; let go of the parsed one.
-        for &i in &pages {
-            if !matches!(site.pages[i].source, Source::File(_)) {
-                continue;
-            }
-            if let Some(ParsedDoc { parsed: Some(Parsed::Page { body, .. }), .. }) =
-                self.parsed.get_mut(&site.pages[i].content_path)
-            {
-                *body = Arc::from("");
-            }
-        }
-        let mut markdown_diags = markdown_diags;
-        markdown_diags.retain(|d| d.source.as_ref().is_none_or(|s| !sources.contains(s)));
-        markdown_diags.extend(fresh);
+        let markdown_diags = self.render_pages(&mut site, &pages, &sources, markdown_diags);
 
         let old_summaries: Vec<Digest> =
             pages.iter().map(|&i| values.digests.summaries[i]).collect();
@@ -770,6 +742,7 @@ impl Engine {
         for &s in &sections {
             affected.calls.push((Function::GetSection, site.sections[s].content_path.clone()));
         }
+        let Some(templates) = &self.templates else { unreachable!("templates are loaded") };
         templates.update_lookup(|lookup| {
             for &i in &rebuilt {
                 let entry = (values.pages[i].clone(), values.digests.pages[i]);
@@ -892,13 +865,12 @@ impl Engine {
     /// need a full preparation after all.
     fn patch_structure(
         &mut self,
-        kept: Prepared,
+        mut kept: Prepared,
         edits: Vec<(String, Option<site::PageDoc>)>,
     ) -> Option<Prepared> {
         let now = self.request.now.unwrap_or_else(Utc::now);
         let options = BuildOptions { drafts: self.request.drafts, now };
-        let (Some(loaded), Some(templates)) = (self.config.as_ref(), self.templates.as_ref())
-        else {
+        let (Some(loaded), Some(_)) = (self.config.as_ref(), self.templates.as_ref()) else {
             return discard(kept);
         };
         let site_digest = loaded.digest;
@@ -906,7 +878,6 @@ impl Engine {
         let mut clock = StepClock::new();
         let gone: Vec<String> =
             edits.iter().filter(|(_, doc)| doc.is_none()).map(|(path, _)| path.clone()).collect();
-        let mut kept = kept;
         // What `@/` links to the edited pages resolved to.
         let resolved: Vec<Option<(String, Option<Skip>)>> =
             paths.iter().map(|path| kept.site.resolve(path)).collect();
@@ -919,7 +890,6 @@ impl Engine {
                 was.push(kept.values.digests.pages[*i]);
             }
         }
-        clock.step("  before reassemble");
         let Some(re) = kept.site.reassemble(edits, &options) else { return discard(kept) };
         clock.step("  reassemble");
         let Prepared {
@@ -990,36 +960,10 @@ impl Engine {
                 parse_diags.extend(doc.diags.iter().cloned());
             }
         }
-        let highlighter = self.highlighter.clone().flatten();
-        let root = self.root.clone();
-        let reload = |page: &crate::site::Page| reload_body(&root, &loaded.config, page);
-        let fresh = pipeline::render_markdown(
-            &mut site,
-            highlighter.as_deref(),
-            &mut self.markdown,
-            Some(&touched),
-            &reload,
-        );
-        if let Some(index) = &mut self.backlinks {
-            let paths = touched.iter().map(|&i| &site.pages[i].content_path);
-            pipeline::add_backlinks(&self.markdown, paths, index);
-        }
         for path in &gone {
             self.markdown.remove(path);
         }
-        for &i in &touched {
-            if !matches!(site.pages[i].source, Source::File(_)) {
-                continue;
-            }
-            if let Some(ParsedDoc { parsed: Some(Parsed::Page { body, .. }), .. }) =
-                self.parsed.get_mut(&site.pages[i].content_path)
-            {
-                *body = Arc::from("");
-            }
-        }
-        let mut markdown_diags = markdown_diags;
-        markdown_diags.retain(|d| d.source.as_ref().is_none_or(|s| !sources.contains(s)));
-        markdown_diags.extend(fresh);
+        let markdown_diags = self.render_pages(&mut site, &touched, &sources, markdown_diags);
 
         // Values, the lookup and the plan.
         clock.step("  markdown");
@@ -1048,6 +992,7 @@ impl Engine {
         for &s in &refreshed.sections {
             affected.calls.push((Function::GetSection, site.sections[s].content_path.clone()));
         }
+        let Some(templates) = &self.templates else { unreachable!("templates are loaded") };
         let old_taxonomies =
             templates.current_lookup().taxonomies.keys().cloned().collect::<Vec<_>>();
         for name in old_taxonomies.into_iter().chain(site.taxonomies.iter().map(|t| t.name.clone()))
@@ -1162,6 +1107,48 @@ impl Engine {
             asset_urls,
             patched: Some(Patched::Structure(subset)),
         })
+    }
+
+    /// Renders the markdown of the pages at `pages` of a patched model (again only where
+    /// their text or links changed), keeps the backlinks up to date and lets go of the
+    /// parsed copies of their texts. Returns `markdown_diags` with the problems of `sources`
+    /// replaced by the fresh ones.
+    fn render_pages(
+        &mut self,
+        site: &mut Site,
+        pages: &[usize],
+        sources: &[Source],
+        mut markdown_diags: Vec<Diagnostic>,
+    ) -> Vec<Diagnostic> {
+        let highlighter = self.highlighter.clone().flatten();
+        let root = &self.root;
+        let config = self.config.as_ref().map(|loaded| &loaded.config);
+        let reload = |page: &crate::site::Page| config.and_then(|c| reload_body(root, c, page));
+        let fresh = pipeline::render_markdown(
+            site,
+            highlighter.as_deref(),
+            &mut self.markdown,
+            Some(pages),
+            &reload,
+        );
+        if let Some(index) = &mut self.backlinks {
+            let paths = pages.iter().map(|&i| &site.pages[i].content_path);
+            pipeline::add_backlinks(&self.markdown, paths, index);
+        }
+        // The model's copy of each text went as it was rendered; let go of the parsed one.
+        for &i in pages {
+            if !matches!(site.pages[i].source, Source::File(_)) {
+                continue;
+            }
+            if let Some(ParsedDoc { parsed: Some(Parsed::Page { body, .. }), .. }) =
+                self.parsed.get_mut(&site.pages[i].content_path)
+            {
+                *body = Arc::from("");
+            }
+        }
+        markdown_diags.retain(|d| d.source.as_ref().is_none_or(|s| !sources.contains(s)));
+        markdown_diags.extend(fresh);
+        markdown_diags
     }
 
     /// Renders what changed, stages and commits it, and keeps what was built for the next

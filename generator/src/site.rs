@@ -444,30 +444,29 @@ impl Site {
         builder.sections = std::mem::take(&mut self.sections);
         builder.section_by_dir = section_by_dir;
         let mut made = Vec::new();
+        let mut refused = false;
         for (path, doc) in &edits {
             let Some((doc, front, body, body_line)) = doc.clone() else {
-                made.push((path.clone(), None));
+                made.push((path.clone(), Made::Gone));
                 continue;
             };
             let dir = content::parent_of(&doc.content_path);
-            let Some(&section) = builder.section_by_dir.get(dir) else {
-                made.push((path.clone(), Some(Err(()))));
-                continue;
-            };
-            let page = builder.make_page(doc, front, body, body_line, section, false);
-            let outcome = match page {
-                Some(page) => match builder.skip_reason(&page) {
-                    None => Ok(Ok(page)),
-                    Some(Skip::Draft) => Ok(Err(page.permalink)),
-                    Some(Skip::Future) => Err(()),
-                },
-                None => Err(()),
-            };
-            made.push((path.clone(), Some(outcome)));
+            let page =
+                builder.section_by_dir.get(dir).copied().and_then(|section| {
+                    builder.make_page(doc, front, body, body_line, section, false)
+                });
+            match page.map(|page| (builder.skip_reason(&page), page)) {
+                Some((None, page)) => made.push((path.clone(), Made::Published(Box::new(page)))),
+                Some((Some(Skip::Draft), page)) => {
+                    made.push((path.clone(), Made::Draft(page.permalink)));
+                }
+                // A future page changes when the next build must run; a page without a
+                // place in the model is the full build's to report.
+                _ => refused = true,
+            }
         }
         self.sections = std::mem::take(&mut builder.sections);
         drop(builder);
-        let refused = made.iter().any(|(_, m)| matches!(m, Some(Err(()))));
         if refused || !diagnostics.is_empty() {
             return None;
         }
@@ -494,13 +493,13 @@ impl Site {
             self.targets.remove(&path);
             self.skipped.retain(|(source, _)| source_path(source) != Some(path.as_str()));
             match outcome {
-                Some(Ok(Ok(page))) => fresh_pages.push(page),
-                Some(Ok(Err(permalink))) => {
+                Made::Published(page) => fresh_pages.push(*page),
+                Made::Draft(permalink) => {
                     let source = Source::File(format!("content/{path}").into());
                     self.skipped.push((source, Skip::Draft));
                     self.targets.insert(path, Target::Skipped(Skip::Draft, permalink));
                 }
-                _ => {}
+                Made::Gone => {}
             }
         }
         self.skipped.sort_by(|a, b| source_path(&a.0).cmp(&source_path(&b.0)));
@@ -636,6 +635,16 @@ fn merge_pages(
         }
     }
     (pages, old_to_new, fresh_at)
+}
+
+/// What became of one edited document in [`Site::reassemble`].
+enum Made {
+    /// It is gone.
+    Gone,
+    /// A published page.
+    Published(Box<Page>),
+    /// A draft left out, with its would-be permalink.
+    Draft(String),
 }
 
 /// The content path of a document's source file, for sources under `content/`.

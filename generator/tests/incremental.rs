@@ -48,9 +48,17 @@ fn request(root: &Path, output: &Path) -> BuildRequest {
 
 /// The errors of a failed build, each as one line, with the root's path taken out.
 fn errors(failed: &BuildFailed, root: &Path) -> Vec<String> {
+    lines_of(failed.errors(), root)
+}
+
+/// Diagnostics as sorted lines, with the root's path taken out.
+fn lines_of<'a>(
+    diagnostics: impl Iterator<Item = &'a kiln::Diagnostic>,
+    root: &Path,
+) -> Vec<String> {
     let root = root.to_string_lossy();
     let mut lines: Vec<String> =
-        failed.errors().map(|d| d.to_string().replace(root.as_ref(), "<root>")).collect();
+        diagnostics.map(|d| d.to_string().replace(root.as_ref(), "<root>")).collect();
     lines.sort();
     lines
 }
@@ -68,14 +76,24 @@ fn clean_build(root: &Path) -> Clean {
 
 /// [`clean_build`] with another "now".
 fn clean_build_at(root: &Path, now: &str) -> Clean {
+    clean_build_with(root, now, false).0
+}
+
+/// A clean build of a copy of the sources at `root` with that "now", with or without drafts,
+/// and what it reports besides its writes ([`summary_of`]).
+fn clean_build_with(root: &Path, now: &str, drafts: bool) -> (Clean, Vec<String>) {
     let dir = scratch();
     let (site, output) = (dir.path().join("site"), dir.path().join("out"));
     std::fs::create_dir(&site).unwrap();
     copy_site(root, &site);
     let mut request = request(&site, &output);
     request.now = Some(now.parse().unwrap());
-    let result = kiln::build(&request).map(drop).map_err(|f| errors(&f, &site));
-    Clean { result, tree: Tree::read(&output) }
+    request.drafts = drafts;
+    let (result, summary) = match kiln::build(&request) {
+        Ok(report) => (Ok(()), summary_of(&report, &site)),
+        Err(failed) => (Err(errors(&failed, &site)), Vec::new()),
+    };
+    (Clean { result, tree: Tree::read(&output) }, summary)
 }
 
 /// Checks an output folder after a build whose outcome was `result`, against the clean build
@@ -655,22 +673,6 @@ fn future_post_stays_hidden_after_its_date_has_come() {
 // Structure patches: edits of page files in known section folders that change the page
 // list, its order, the terms, or any front matter besides text, title, description and extra.
 
-/// A clean build of a copy of the sources at `root`, with or without drafts, and its
-/// warnings.
-fn clean_build_with(root: &Path, drafts: bool) -> (Clean, Vec<String>) {
-    let dir = scratch();
-    let (site, output) = (dir.path().join("site"), dir.path().join("out"));
-    std::fs::create_dir(&site).unwrap();
-    copy_site(root, &site);
-    let mut request = request(&site, &output);
-    request.drafts = drafts;
-    let (result, summary) = match kiln::build(&request) {
-        Ok(report) => (Ok(()), summary_of(&report, &site)),
-        Err(failed) => (Err(errors(&failed, &site)), Vec::new()),
-    };
-    (Clean { result, tree: Tree::read(&output) }, summary)
-}
-
 /// What a build reports besides its writes: its counts, the pages it left out and its
 /// warnings, each as one line, with the root's path taken out.
 fn summary_of(report: &BuildReport, root: &Path) -> Vec<String> {
@@ -679,16 +681,7 @@ fn summary_of(report: &BuildReport, root: &Path) -> Vec<String> {
         report.pages, report.sections, report.outputs
     )];
     lines.extend(report.skipped.iter().map(|(source, skip)| format!("skipped {source}: {skip:?}")));
-    lines.extend(warning_lines(report, root));
-    lines
-}
-
-/// The warnings of a build, each as one line, with the root's path taken out.
-fn warning_lines(report: &BuildReport, root: &Path) -> Vec<String> {
-    let root = root.to_string_lossy();
-    let mut lines: Vec<String> =
-        report.warnings.iter().map(|d| d.to_string().replace(root.as_ref(), "<root>")).collect();
-    lines.sort();
+    lines.extend(lines_of(report.warnings.iter(), root));
     lines
 }
 
@@ -723,7 +716,7 @@ impl Served {
         let root = self.root();
         let before = Tree::read(&self.out());
         let applied = self.engine.apply(changes);
-        let (clean, clean_summary) = clean_build_with(&root, self.drafts);
+        let (clean, clean_summary) = clean_build_with(&root, common::NOW, self.drafts);
         let summary = applied.as_ref().ok().map(|report| summary_of(&report.build, &root));
         let result = applied.map(drop).map_err(|f| errors(&f, &root));
         if let Err(message) = check_output("apply", result.clone(), &self.out(), &before, &clean) {
