@@ -999,39 +999,43 @@ impl Engine {
         {
             affected.calls.push((Function::GetTaxonomy, name));
         }
-        templates.update_lookup(|lookup| {
-            for path in &paths {
-                lookup.pages.remove(path);
-                match site.resolve(path) {
-                    Some((url, _)) => lookup.permalinks.insert(path.clone(), url),
-                    None => lookup.permalinks.remove(path),
-                };
-            }
-            for &i in &refreshed.pages {
-                let entry = (values.pages[i].clone(), values.digests.pages[i]);
-                lookup.pages.insert(site.pages[i].content_path.clone(), entry);
-            }
-            for &s in &refreshed.sections {
-                let entry = (values.sections[s].clone(), values.digests.sections[s]);
-                lookup.sections.insert(site.sections[s].content_path.clone(), entry);
-            }
-            lookup.term_urls.clear();
-            lookup.taxonomies.clear();
-            for tax in &site.taxonomies {
-                for term in &tax.terms {
-                    let key = (tax.name.clone(), term.slug.clone());
-                    lookup.term_urls.insert(key, term.permalink.clone());
+        // The lookup and the plan read the model and nothing of each other.
+        let update_lookup = || {
+            templates.update_lookup(|lookup| {
+                for path in &paths {
+                    lookup.pages.remove(path);
+                    match site.resolve(path) {
+                        Some((url, _)) => lookup.permalinks.insert(path.clone(), url),
+                        None => lookup.permalinks.remove(path),
+                    };
                 }
-                lookup
-                    .taxonomies
-                    .insert(tax.name.clone(), pipeline::taxonomy_value(&site, &values, tax));
-            }
-            lookup.now = crate::values::date_text(&now);
+                for &i in &refreshed.pages {
+                    let entry = (values.pages[i].clone(), values.digests.pages[i]);
+                    lookup.pages.insert(site.pages[i].content_path.clone(), entry);
+                }
+                for &s in &refreshed.sections {
+                    let entry = (values.sections[s].clone(), values.digests.sections[s]);
+                    lookup.sections.insert(site.sections[s].content_path.clone(), entry);
+                }
+                lookup.term_urls.clear();
+                lookup.taxonomies.clear();
+                for tax in &site.taxonomies {
+                    for term in &tax.terms {
+                        let key = (tax.name.clone(), term.slug.clone());
+                        lookup.term_urls.insert(key, term.permalink.clone());
+                    }
+                    lookup
+                        .taxonomies
+                        .insert(tax.name.clone(), pipeline::taxonomy_value(&site, &values, tax));
+                }
+                lookup.now = crate::values::date_text(&now);
+            })
+        };
+        let ((), (plan, plan_errors)) = rayon::join(update_lookup, || {
+            let (copies, embedded) = render::files_of(&old_plan);
+            render::plan(&site, copies, embedded)
         });
-        let (copies, embedded) = render::files_of(&old_plan);
-        clock.step("  lookup");
-        let (plan, plan_errors) = render::plan(&site, copies, embedded);
-        clock.step("  plan");
+        clock.step("  lookup and plan");
         if !plan_errors.is_empty() {
             return discard(Prepared {
                 site,
@@ -1204,6 +1208,8 @@ impl Engine {
             Some(Patched::Structure(subset)) if stager.record_is_known() => subset.clone(),
             _ => (0..plan.len()).collect(),
         };
+        let mut subset = subset;
+        render::render_order(site, plan, &mut subset);
         let old_memo = &self.memo;
         let one_shot = self.one_shot;
         // A one-shot build keeps no memo, so it only notes whether any output read the clock.
@@ -1313,6 +1319,7 @@ impl Engine {
             }
         }
         self.uses_clock = clock_used;
+        clock.step("  memo");
         let (write, known) = stager.commit_known(keep).map_err(|err| {
             fail(vec![Diagnostic::error(
                 None,

@@ -193,6 +193,38 @@ fn pager_count(items: usize, by: Option<usize>) -> usize {
     by.map_or(1, |by| items.div_ceil(by).max(1))
 }
 
+/// Puts `outputs` (indices into `plan`) in the order to render them in on the thread pool:
+/// the outputs that list the most pages first, so that none of them is left to run alone
+/// at the end, and the same pager of different lists side by side, so that one thread
+/// renders the pagers that show the same pages (a section's and the home page's) while
+/// those pages' values are in its cache.
+pub fn render_order(site: &Site, plan: &[Planned], outputs: &mut [usize]) {
+    outputs.sort_by_cached_key(|&i| {
+        let (listed, n) = listed(site, &plan[i].job);
+        (std::cmp::Reverse(listed), n, i)
+    });
+}
+
+/// About how many pages an output shows, for [`render_order`], with its pager number.
+fn listed(site: &Site, job: &Job) -> (usize, usize) {
+    match *job {
+        Job::Page(_) => (1, 0),
+        Job::SectionPager(i, n) => {
+            let section = &site.sections[i];
+            (pager_slice(&section.pages, section.paginate_by, n).len(), n)
+        }
+        Job::TermPager(t, k, n) => {
+            let tax = &site.taxonomies[t];
+            (pager_slice(&tax.terms[k].pages, tax.paginate_by, n).len(), n)
+        }
+        Job::TaxonomyList(t) => (site.taxonomies[t].terms.len(), 0),
+        // A feed entry carries the page's whole text.
+        Job::Atom(_) | Job::Rss(_) => (site.config.feeds.limit * 10, 0),
+        Job::Sitemap | Job::SearchIndex => (site.pages.len(), 0),
+        _ => (0, 0),
+    }
+}
+
 /// The raw path of pager `n` (1-based) of a list at `base`.
 pub fn pager_path(base: &str, paginate_path: &str, n: usize) -> String {
     if n == 1 { base.to_string() } else { format!("{base}{paginate_path}/{n}/") }
