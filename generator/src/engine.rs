@@ -1069,7 +1069,7 @@ impl Engine {
             .into_iter()
             .filter_map(|i| old_to_new[i].map(|new| new as usize))
             .collect();
-        for (i, planned) in plan.iter().enumerate() {
+        let looked_at = |(i, planned): (usize, &render::Planned)| {
             // Section lists and their feeds only when a section's list changed; those that
             // show a changed page are found through the index.
             let list = match &planned.job {
@@ -1093,13 +1093,15 @@ impl Engine {
                 };
                 old_plan[old].sources != planned.sources || retargeted
             });
-            if list || edited || moved {
-                subset.push(i);
-            }
-        }
+            (list || edited || moved).then_some(i)
+        };
+        subset.par_extend(plan.par_iter().enumerate().with_min_len(256).filter_map(looked_at));
         subset.sort_unstable();
         subset.dedup();
         index.remap(&old_to_new);
+        // The last plan holds a string and a list of sources per output: freeing it takes a
+        // few milliseconds that nothing waits for.
+        std::thread::spawn(move || drop(old_plan));
         clock.step("  subset");
         Some(Prepared {
             site,
@@ -1283,44 +1285,52 @@ impl Engine {
         }
         // What is kept: with a patched model the plan is the last one, so everything not
         // staged; otherwise what is planned.
-        let planned: rustc_hash::FxHashSet<&str>;
         let known_record = stager.record_is_known();
-        let keep = match &prepared.patched {
-            Some(Patched::Values(_)) if known_record => Keep::All,
+        let planned: Option<rustc_hash::FxHashSet<&str>> = match &prepared.patched {
+            Some(Patched::Values(_)) if known_record => None,
             patched => {
-                planned = plan.iter().map(|p| p.path.as_str()).collect();
-                self.memo.retain(|path, _| planned.contains(path.as_str()));
                 // A structure patch moved the index onto its plan already.
                 if !(matches!(patched, Some(Patched::Structure(_))) && known_record) {
                     self.index = None;
                 }
-                Keep::Planned(&planned)
+                Some(plan.iter().map(|p| p.path.as_str()).collect())
             }
         };
-        // For the snapshot of a one-shot build, which renders every output.
-        let mut clock_used = clock_read.into_inner();
-        for (i, known) in fresh {
-            let path = &plan[i].path;
-            match known {
-                Some(known) => {
-                    clock_used |= known.calls.iter().any(|c| c.function == Function::Now);
-                    if let Some(index) = &mut self.index {
-                        index.add(i, &known);
-                    }
-                    // A one-shot build renders nothing again: how it made each output is
-                    // of no use after it.
-                    if !self.one_shot {
-                        self.memo.insert(path.clone(), known);
+        let keep = planned.as_ref().map_or(Keep::All, Keep::Planned);
+        // The memo learns how each fresh output was made while the commit renames the files.
+        let (memo, index, one_shot) = (&mut self.memo, &mut self.index, self.one_shot);
+        let (committed, clock_used) = rayon::join(
+            || stager.commit_known(keep),
+            || {
+                if let Some(planned) = &planned {
+                    memo.retain(|path, _| planned.contains(path.as_str()));
+                }
+                // For the snapshot of a one-shot build, which renders every output.
+                let mut clock_used = clock_read.into_inner();
+                for (i, known) in fresh {
+                    let path = &plan[i].path;
+                    match known {
+                        Some(known) => {
+                            clock_used |= known.calls.iter().any(|c| c.function == Function::Now);
+                            if let Some(index) = index.as_mut() {
+                                index.add(i, &known);
+                            }
+                            // A one-shot build renders nothing again: how it made each output
+                            // is of no use after it.
+                            if !one_shot {
+                                memo.insert(path.clone(), known);
+                            }
+                        }
+                        None => {
+                            memo.remove(path);
+                        }
                     }
                 }
-                None => {
-                    self.memo.remove(path);
-                }
-            }
-        }
+                clock_used
+            },
+        );
         self.uses_clock = clock_used;
-        clock.step("  memo");
-        let (write, known) = stager.commit_known(keep).map_err(|err| {
+        let (write, known) = committed.map_err(|err| {
             fail(vec![Diagnostic::error(
                 None,
                 None,

@@ -463,64 +463,39 @@ impl Stager {
     pub fn commit_known(mut self, keep: Keep<'_>) -> io::Result<(WriteReport, KnownRecord)> {
         let staged = self.staged.into_inner().unwrap_or_else(|e| e.into_inner());
         let overlay = self.new.into_inner().unwrap_or_else(|e| e.into_inner());
-        // The new record is the old one with what was staged laid over it, less what is not
-        // kept.
-        let mut new = std::mem::take(&mut self.old.files);
-        let mut stale = Vec::new();
-        match keep {
-            Keep::All => {}
-            Keep::Planned(planned) => new.retain(|rel, _| {
-                let keep = planned.contains(rel.as_str()) || overlay.contains_key(rel);
-                if !keep {
-                    stale.push(rel.clone());
-                }
-                keep
-            }),
-            Keep::Nothing => new.retain(|rel, _| {
-                let keep = overlay.contains_key(rel);
-                if !keep {
-                    stale.push(rel.clone());
-                }
-                keep
-            }),
-        }
-        let kept = new.keys().filter(|rel| !overlay.contains_key(*rel)).count();
-        // Only entries that differ from the old record need a journal line: an output staged
-        // with the bytes, sources and stamp it had is on record already.
-        let mut touched = self.touched.into_inner().unwrap_or_else(|e| e.into_inner());
-        touched.retain(|rel| new.get(rel) != overlay.get(rel));
-        new.extend(overlay);
+        let touched = self.touched.into_inner().unwrap_or_else(|e| e.into_inner());
+        let old = std::mem::take(&mut self.old.files);
+        let on_record = self.trust_old && FileStamp::of(&self.record_path).is_some();
+        let journal = journal_path(&self.record_path);
+        let (journal_len, generation) = (self.journal_len, self.old.generation);
+        let output = self.output.to_string_lossy().into_owned();
         write_synced(&self.marker_path, b"a commit is under way\n")?;
 
-        let journal = journal_path(&self.record_path);
-        let changes = touched.len() + stale.len();
-        // The journal may grow to as many lines as the record has files: replaying it then
-        // costs about what reading the record does, and a large site's new post (which shifts
-        // every pager) appends instead of rewriting the whole record every other time.
-        let room = new.len().max(1024);
-        let on_record = self.trust_old && FileStamp::of(&self.record_path).is_some();
-        let append = on_record && self.journal_len + changes <= room;
-        let mut record = Record {
-            output: self.output.to_string_lossy().into_owned(),
-            generation: self.old.generation,
-            files: new,
-        };
-        if !append {
-            // A whole save starts a generation: the journal lines of the last are ignored.
-            record.generation += 1;
-        }
-        // The record is complete before the renames (every stamp is known), so its text is
-        // made while the files are renamed into place; it is written after them.
-        let (renamed, text) = rayon::join(
+        // The new record, and its text, are made while the files are renamed into place; the
+        // text is written after them.
+        let (renamed, merged) = rayon::join(
             || staged.par_iter().try_for_each(|file| fs::rename(&file.temp, &file.target)),
             || {
-                if append {
-                    journal_text(&record, &touched, &stale)
+                let merged = merge_record(old, overlay, touched, keep);
+                let changes = merged.touched.len() + merged.stale.len();
+                // The journal may grow to as many lines as the record has files: replaying it
+                // then costs about what reading the record does, and a large site's new post
+                // (which shifts every pager) appends instead of rewriting the whole record
+                // every other time.
+                let room = merged.files.len().max(1024);
+                let append = on_record && journal_len + changes <= room;
+                // A whole save starts a generation: the journal lines of the last are ignored.
+                let generation = if append { generation } else { generation + 1 };
+                let record = Record { output, generation, files: merged.files };
+                let text = if append {
+                    journal_text(&record, &merged.touched, &merged.stale)
                 } else {
                     serde_json::to_vec(&record)
-                }
+                };
+                (record, merged.stale, merged.kept, changes, append, text)
             },
         );
+        let (record, stale, kept, changes, append, text) = merged;
         renamed?;
         let text = text.map_err(io::Error::other)?;
         let mut written: Vec<String> = staged.into_iter().map(|file| file.rel).collect();
@@ -531,7 +506,7 @@ impl Stager {
             let mut file = File::options().create(true).append(true).open(&journal)?;
             file.write_all(&text)?;
             file.sync_all()?;
-            self.journal_len + changes
+            journal_len + changes
         } else {
             let temp = self.record_path.with_extension(format!("json{TEMP_SUFFIX}"));
             write_synced(&temp, &text)?;
@@ -562,6 +537,46 @@ impl Stager {
             let _ = fs::remove_dir(dir);
         }
     }
+}
+
+/// A commit's record, made from the last one.
+struct Merged {
+    /// Every output on record after the commit.
+    files: BTreeMap<String, FileRecord>,
+    /// The staged outputs whose entry differs from the last record's.
+    touched: Vec<String>,
+    /// The outputs on the last record that the commit removes.
+    stale: Vec<String>,
+    /// How many outputs stay on record without being staged.
+    kept: usize,
+}
+
+/// Lays what was staged (`overlay`) over the `old` record, less what `keep` does not keep.
+fn merge_record(
+    mut files: BTreeMap<String, FileRecord>,
+    overlay: BTreeMap<String, FileRecord>,
+    mut touched: Vec<String>,
+    keep: Keep<'_>,
+) -> Merged {
+    let mut stale = Vec::new();
+    let mut keeps = |rel: &String, planned: bool| {
+        let keep = planned || overlay.contains_key(rel);
+        if !keep {
+            stale.push(rel.clone());
+        }
+        keep
+    };
+    match keep {
+        Keep::All => {}
+        Keep::Planned(planned) => files.retain(|rel, _| keeps(rel, planned.contains(rel.as_str()))),
+        Keep::Nothing => files.retain(|rel, _| keeps(rel, false)),
+    }
+    let kept = files.keys().filter(|rel| !overlay.contains_key(*rel)).count();
+    // Only entries that differ from the old record need a journal line: an output staged with
+    // the bytes, sources and stamp it had is on record already.
+    touched.retain(|rel| files.get(rel) != overlay.get(rel));
+    files.extend(overlay);
+    Merged { files, touched, stale, kept }
 }
 
 /// The journal lines of a commit: each output it `touched` with its record, then each `stale`
