@@ -181,6 +181,28 @@ fn run_serve(args: ServeArgs) -> ExitCode {
         }
     };
 
+    // A port the system picked is another one next time, and so is the output folder named
+    // after it: such a folder is removed when the server stops, instead of piling up.
+    let forget = (build_args.output.is_none() && args.port == 0).then(|| output.clone());
+    let state_dir = build_args.root.join(".kiln");
+    // Handled from before the first build on, which a stop may interrupt.
+    runtime.spawn(async move {
+        stop_signal().await;
+        if let Some(output) = forget {
+            let removed = tokio::task::spawn_blocking(move || {
+                // Waits for a rebuild under way to finish first.
+                let _lock = kiln::output::Lock::acquire(&state_dir)?;
+                kiln::output::forget(&state_dir, &output).map(|()| output)
+            })
+            .await;
+            match removed {
+                Ok(Ok(output)) => println!("Removed {}", output.display()),
+                Ok(Err(err)) => eprintln!("error: cannot remove the served output: {err}"),
+                Err(err) => eprintln!("error: cannot remove the served output: {err}"),
+            }
+        }
+        std::process::exit(0);
+    });
     let Some((mut engine, mut watcher)) = start(request, args.watch.debounce) else {
         return ExitCode::FAILURE;
     };
@@ -199,6 +221,22 @@ fn run_serve(args: ServeArgs) -> ExitCode {
             reload.reload();
         }
     })
+}
+
+/// Waits for Ctrl-C, or for SIGTERM.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut terminate) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// Starts watching, then builds everything once. Watching first means that nothing saved

@@ -199,6 +199,32 @@ pub fn record_paths(state_dir: &Path, output: &Path) -> (PathBuf, PathBuf) {
     )
 }
 
+/// Removes the output folder `output` and everything `state_dir` keeps about it (its record,
+/// journal, commit marker and input snapshot): for an output that is never built again, such
+/// as that of `kiln serve` on a port the system picked. The caller holds the site's [`Lock`].
+pub fn forget(state_dir: &Path, output: &Path) -> io::Result<()> {
+    let output = match output.canonicalize() {
+        Ok(output) => output,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(err) => return Err(err),
+    };
+    let (record, marker) = record_paths(state_dir, &output);
+    let kept = [
+        journal_path(&record),
+        crate::snapshot::snapshot_path(state_dir, &output),
+        record.with_extension(format!("json{TEMP_SUFFIX}")),
+        record,
+        marker,
+    ];
+    for path in kept {
+        match fs::remove_file(&path) {
+            Err(err) if err.kind() != io::ErrorKind::NotFound => return Err(err),
+            _ => {}
+        }
+    }
+    fs::remove_dir_all(&output)
+}
+
 fn journal_path(record_path: &Path) -> PathBuf {
     record_path.with_extension("journal")
 }

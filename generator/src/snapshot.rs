@@ -98,7 +98,8 @@ fn request_key(request: &BuildRequest, output: &Path) -> String {
     )
 }
 
-fn snapshot_path(state_dir: &Path, output: &Path) -> PathBuf {
+/// Where the snapshot of the last one-shot build of `output` (a canonical path) is kept.
+pub(crate) fn snapshot_path(state_dir: &Path, output: &Path) -> PathBuf {
     let (record, _) = output::record_paths(state_dir, output);
     record.with_file_name(
         record

@@ -106,6 +106,16 @@ impl Kiln {
         port.parse().unwrap_or_else(|_| panic!("no port in {line}"))
     }
 
+    /// Sends the process a signal (`INT`, `TERM`…) with the system's `kill`.
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("cannot run kill");
+        assert!(status.success(), "kill -{name} failed");
+    }
+
     /// Waits for the process to exit by itself.
     fn wait_exit(mut self) -> (std::process::ExitStatus, Vec<String>) {
         let deadline = Instant::now() + DEADLINE;
@@ -699,4 +709,49 @@ fn watch_misses_edits_to_the_target_of_a_symlinked_file() {
     std::fs::write(&config, "base_url = \"https://example.org\"\ntitle = \"Renamed Site\"\n")
         .unwrap();
     wait_until("the linked config's new title", || read(&page).contains("Renamed Site"));
+}
+
+#[test]
+fn serve_on_a_port_the_system_picks_leaves_no_output_folder_behind_when_stopped() {
+    for signal in ["INT", "TERM"] {
+        let site = post_site();
+        let kiln = Kiln::start(&site, "serve", &["--port", "0"]);
+        let port = kiln.port();
+        kiln.wait_line("the Watching line", |l| l.starts_with("Watching "));
+        let served = site.root().join(format!(".kiln/serve-{port}"));
+        assert!(served.join("post/index.html").is_file(), "the site was built into {served:?}");
+        let kept = |dir: &Path| -> Vec<String> {
+            let mut names: Vec<String> = std::fs::read_dir(dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n != "lock")
+                .collect();
+            names.sort();
+            names
+        };
+        assert!(kept(&site.root().join(".kiln")).iter().any(|n| n.starts_with("record-")));
+
+        kiln.signal(signal);
+        let (status, lines) = kiln.wait_exit();
+        assert!(status.success(), "kiln serve exited with {status} on SIG{signal}");
+        let removed = format!("Removed {}", served.display());
+        assert!(lines.iter().any(|l| l.contains(&removed)), "{removed}?\n{}", lines.join("\n"));
+        assert!(!served.exists(), "{served:?} is left after SIG{signal}");
+        // Nothing else of that server is left in .kiln either.
+        assert_eq!(kept(&site.root().join(".kiln")), Vec::<String>::new(), "after SIG{signal}");
+    }
+}
+
+#[test]
+fn serve_on_a_chosen_port_keeps_its_output_folder_for_the_next_start() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let site = post_site();
+    let kiln = Kiln::start(&site, "serve", &["--port", &port.to_string()]);
+    kiln.wait_line("the Watching line", |l| l.starts_with("Watching "));
+    kiln.signal("INT");
+    let (status, lines) = kiln.wait_exit();
+    assert!(status.success(), "kiln serve exited with {status}");
+    assert!(!lines.iter().any(|l| l.starts_with("Removed ")), "{}", lines.join("\n"));
+    let served = site.root().join(format!(".kiln/serve-{port}"));
+    assert!(served.join("post/index.html").is_file(), "{served:?} was kept");
 }
