@@ -1202,7 +1202,7 @@ impl Engine {
             },
         )?;
         // A patch looks again only at the outputs that read what it changed.
-        let subset: Vec<usize> = match &prepared.patched {
+        let mut subset: Vec<usize> = match &prepared.patched {
             Some(Patched::Values(affected)) if stager.record_is_known() => {
                 let index = self.index.get_or_insert_with(|| DepIndex::of(plan, &self.memo));
                 index.outputs(affected)
@@ -1210,7 +1210,6 @@ impl Engine {
             Some(Patched::Structure(subset)) if stager.record_is_known() => subset.clone(),
             _ => (0..plan.len()).collect(),
         };
-        let mut subset = subset;
         render::render_order(site, plan, &mut subset);
         let old_memo = &self.memo;
         let one_shot = self.one_shot;
