@@ -575,6 +575,7 @@ impl Engine {
             &options,
         );
         fixed.extend(site_diags);
+        site.files = pipeline::file_targets(&site, &tree.assets);
         clock.step("parse and assemble");
         for (source, skip) in &site.skipped {
             let why = match skip {

@@ -1025,9 +1025,16 @@ where
             }
             Tag::CodeBlock(kind) => self.start_code(kind),
             link @ Tag::Link { .. } if self.image_depth == 0 => self.start_link(link, range),
-            Tag::Image { .. } => {
+            Tag::Image { link_type, dest_url, title, id } => {
                 self.image_depth += 1;
-                return self.pass(Event::Start(tag));
+                // `![…](@/blog/post/pic.png)` names a file under content/, as a link does.
+                let dest_url = match dest_url.starts_with("@/") {
+                    true => self
+                        .resolve_internal_link(&dest_url, range.start)
+                        .map_or(dest_url, CowStr::from),
+                    false => dest_url,
+                };
+                return self.pass(Event::Start(Tag::Image { link_type, dest_url, title, id }));
             }
             Tag::FootnoteDefinition(label) => {
                 self.start_footnote_definition(&label, range.start);
@@ -1217,7 +1224,7 @@ where
         };
         let lines = self.context.lines;
         let Some(target) = self.context.links.resolve(path) else {
-            let message = format!("internal link `{written}` points to no page");
+            let message = format!("internal link `{written}` points to no page or file");
             self.issue(Severity::Error, lines.line_of(offset), message);
             return None;
         };
@@ -2003,7 +2010,7 @@ mod tests {
             vec![Issue {
                 severity: Severity::Error,
                 line: 3,
-                message: "internal link `@/blog/gone.md` points to no page".to_owned(),
+                message: "internal link `@/blog/gone.md` points to no page or file".to_owned(),
             }]
         );
     }

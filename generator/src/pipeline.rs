@@ -121,7 +121,11 @@ fn link_status(skip: Option<Skip>) -> TargetStatus {
 impl Links<'_> {
     /// Whether `content_path` still resolves to `then`, without copying anything.
     fn still(&self, content_path: &str, then: Option<&LinkTarget>) -> bool {
-        match (self.0.resolve_ref(content_path), then) {
+        let now = self.0.resolve_ref(content_path).or_else(|| {
+            let file = self.0.files.get(content_path.trim_start_matches('/'))?;
+            Some((file.as_str(), None))
+        });
+        match (now, then) {
             (None, None) => true,
             (Some((url, skip)), Some(then)) => url == then.url && link_status(skip) == then.status,
             _ => false,
@@ -130,10 +134,51 @@ impl Links<'_> {
 }
 
 impl LinkResolver for Links<'_> {
+    /// A page or section, else a file beside them (an image, a PDF), which is always
+    /// published.
     fn resolve(&self, content_path: &str) -> Option<LinkTarget> {
-        let (url, skip) = self.0.resolve(content_path)?;
-        Some(LinkTarget { url, status: link_status(skip) })
+        if let Some((url, skip)) = self.0.resolve(content_path) {
+            return Some(LinkTarget { url, status: link_status(skip) });
+        }
+        let url = self.0.files.get(content_path.trim_start_matches('/'))?.clone();
+        Some(LinkTarget { url, status: TargetStatus::Published })
     }
+}
+
+/// The content files of `assets` with the permalink each is copied to, for [`Site::files`].
+pub(crate) fn file_targets(site: &Site, assets: &[AssetFile]) -> HashMap<String, String> {
+    assets
+        .iter()
+        .filter_map(|asset| {
+            let raw = asset_output(site, asset)?;
+            Some((asset.content_path.clone(), crate::url::permalink(&site.config.base_url, &raw)))
+        })
+        .collect()
+}
+
+/// The raw output path (`/blog/post/pic.png`) a content file is copied to: beside its page
+/// for a bundle's file, else in its section's folder. `None` for a file of a bundle whose
+/// page is not published.
+fn asset_output(site: &Site, asset: &AssetFile) -> Option<String> {
+    let (dir_path, rel) = match &asset.bundle {
+        Some(page_path) => {
+            let Some(crate::site::Target::Page(i)) = site.targets.get(page_path) else {
+                return None;
+            };
+            let page = &site.pages[*i];
+            let bundle_dir = content::parent_of(page_path);
+            let rel = asset.content_path.strip_prefix(bundle_dir).unwrap_or(&asset.content_path);
+            (page.path.clone(), rel.trim_start_matches('/').to_string())
+        }
+        None => {
+            let dir = content::parent_of(&asset.content_path);
+            let section = site.sections.iter().find(|s| s.dir == dir);
+            let base = section.map_or("/".to_string(), |s| s.path.clone());
+            let name = asset.content_path.rsplit('/').next().unwrap_or(&asset.content_path);
+            (base, name.to_string())
+        }
+    };
+    Some(format!("{dir_path}{rel}"))
 }
 
 fn markdown_options(config: &Config) -> MarkdownOptions {
@@ -502,26 +547,7 @@ pub(crate) fn files_to_copy(
 
     let mut urls: HashMap<String, Vec<String>> = HashMap::new();
     for asset in assets {
-        let (dir_path, rel) = match &asset.bundle {
-            Some(page_path) => {
-                let Some(crate::site::Target::Page(i)) = site.targets.get(page_path) else {
-                    continue;
-                };
-                let page = &site.pages[*i];
-                let bundle_dir = content::parent_of(page_path);
-                let rel =
-                    asset.content_path.strip_prefix(bundle_dir).unwrap_or(&asset.content_path);
-                (page.path.clone(), rel.trim_start_matches('/').to_string())
-            }
-            None => {
-                let dir = content::parent_of(&asset.content_path);
-                let section = site.sections.iter().find(|s| s.dir == dir);
-                let base = section.map_or("/".to_string(), |s| s.path.clone());
-                let name = asset.content_path.rsplit('/').next().unwrap_or(&asset.content_path);
-                (base, name.to_string())
-            }
-        };
-        let raw = format!("{dir_path}{rel}");
+        let Some(raw) = asset_output(site, asset) else { continue };
         if let Some(page_path) = &asset.bundle {
             urls.entry(page_path.clone())
                 .or_default()

@@ -199,6 +199,9 @@ pub struct Site {
     /// The earliest date of a page left out as future-dated: the build's output stays the
     /// same until "now" reaches it.
     pub next_future: Option<DateTime<Utc>>,
+    /// Content path of each file under `content/` that is not markdown (an image beside a
+    /// page, say) to its permalink, for `@/` links to it. Filled in once the model is built.
+    pub files: HashMap<String, String>,
 }
 
 /// What the model keeps of a document besides its parsed text.
@@ -364,7 +367,9 @@ impl Site {
             targets.entry(content_path).or_insert(Target::Broken);
         }
         let next_future = builder_next_future;
-        let site = Site { config, pages, sections, taxonomies, skipped, targets, next_future };
+        let files = HashMap::new();
+        let site =
+            Site { config, pages, sections, taxonomies, skipped, targets, next_future, files };
         (site, diagnostics)
     }
 

@@ -1609,6 +1609,49 @@ fn internal_links_resolve_and_a_missing_target_fails_naming_the_line() {
 }
 
 #[test]
+fn image_with_an_internal_link_was_written_unresolved_without_a_warning() {
+    let site = Site::new();
+    site.write("content/blog/_index.md", "+++\ntitle = \"Blog\"\n+++\n");
+    site.write("content/blog/gallery/index.md", "+++\ntitle = \"Gallery\"\n+++\n");
+    site.write("content/blog/gallery/pic2.png", b"png bytes");
+    site.write("content/blog/notes.pdf", b"pdf bytes");
+    site.write(
+        "content/b.md",
+        "+++\ntitle = \"B\"\n+++\n![a picture](@/blog/gallery/pic2.png)\n\n\
+         [the picture](@/blog/gallery/pic2.png) and [the notes](@/blog/notes.pdf)\n",
+    );
+    site.build_ok();
+    let html = site.html("b/index.html");
+    assert_eq!(
+        attrs(&html, ".post__content img", "src"),
+        ["https://example.org/blog/gallery/pic2.png"]
+    );
+    assert_eq!(
+        attrs(&html, ".post__content a", "href"),
+        ["https://example.org/blog/gallery/pic2.png", "https://example.org/blog/notes.pdf"]
+    );
+    assert_eq!(site.read("blog/gallery/pic2.png"), "png bytes");
+    assert_eq!(site.read("blog/notes.pdf"), "pdf bytes");
+
+    // An image that names no file fails the build like a link does, with its line.
+    site.write("content/c.md", "+++\ntitle = \"C\"\n+++\nText.\n\n![gone](@/blog/gone.png)\n");
+    let lines = error_lines(&site.build_err());
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].contains("content/c.md:6") && lines[0].contains("@/blog/gone.png"),
+        "{}",
+        lines[0]
+    );
+    // Once the file exists, the same text builds.
+    site.write("content/blog/gone.png", b"now here");
+    site.build_ok();
+    assert_eq!(
+        attrs(&site.html("c/index.html"), ".post__content img", "src"),
+        ["https://example.org/blog/gone.png"]
+    );
+}
+
+#[test]
 fn smart_punctuation_is_an_option() {
     let site = Site::new();
     site.write("content/q.md", "+++\ntitle = \"Q\"\n+++\n\"Quoted\" -- and... done\n");

@@ -1426,3 +1426,26 @@ fn section_text_linking_a_reslugged_post_follows_it() {
     site.fails(&[("content/blog/a.md", None)]);
     site.ok(&[("content/blog/a.md", Some(&post("A", "2024-01-01", "")))]);
 }
+
+#[test]
+fn image_linked_with_an_internal_link_follows_its_file_coming_and_going() {
+    let index = doc("title = \"Blog\"\n", "");
+    let body = "Look:\n\n![the picture](@/blog/pic.png) and [the notes](@/notes.txt)\n";
+    let linking = doc("title = \"Pictures\"\ndate = 2024-01-03\n", body);
+    let mut site = site_with(
+        "",
+        &[
+            ("content/blog/_index.md", index),
+            ("content/blog/pics.md", linking),
+            ("content/blog/pic.png", "png".to_string()),
+            ("content/notes.txt", "notes".to_string()),
+        ],
+    );
+    assert!(site.exists("blog/pic.png"));
+    let errors = site.fails(&[("content/blog/pic.png", None)]);
+    assert!(errors.iter().any(|e| e.contains("@/blog/pic.png")), "{errors:?}");
+    site.ok(&[("content/blog/pic.png", Some("png again"))]);
+    site.ok(&[("content/notes.txt", Some("new notes"))]);
+    let errors = site.fails(&[("content/notes.txt", None)]);
+    assert!(errors.iter().any(|e| e.contains("@/notes.txt")), "{errors:?}");
+}
