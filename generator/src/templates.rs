@@ -151,8 +151,13 @@ impl Templates {
     pub fn load(root: &Path, theme: Option<&str>, tz: Tz) -> Result<Templates, Vec<Diagnostic>> {
         let mut layers: BTreeMap<String, (Source, String)> = BTreeMap::new();
         let mut errors = Vec::new();
+        // Each theme's templates also go by Zola's names for them, `<theme>/templates/<name>`,
+        // so that a site template can extend the one it replaces: a `templates/page.html` of
+        // `{% extends "default/templates/page.html" %}` changes one block of the default.
+        let mut themes: Vec<(String, (Source, String))> = Vec::new();
         if let Some(templates) = DEFAULT_THEME.get_dir("templates") {
             add_embedded(templates, &mut layers);
+            themes.extend(prefixed("default", &layers));
         }
         if let Some(name) = theme.filter(|name| *name != "default") {
             let dir = root.join("themes").join(name);
@@ -160,9 +165,15 @@ impl Templates {
                 let message = format!("theme `{name}` not found: there is no folder themes/{name}");
                 errors.push(Diagnostic::error(Source::File("kiln.toml".into()), None, message));
             }
-            add_folder(root, &dir.join("templates"), &mut layers, &mut errors);
+            let mut own = BTreeMap::new();
+            add_folder(root, &dir.join("templates"), &mut own, &mut errors);
+            themes.extend(prefixed(name, &own));
+            layers.extend(own);
         }
         add_folder(root, &root.join("templates"), &mut layers, &mut errors);
+        for (name, template) in themes {
+            layers.entry(name).or_insert(template);
+        }
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -226,7 +237,7 @@ fn compile(
         let overridden = layers.values().any(|(source, _)| !matches!(source, Source::Embedded(_)));
         if culprits.is_empty() || !overridden {
             let sources = layers.iter().map(|(n, (s, _))| (n.clone(), s.clone())).collect();
-            return Err(vec![template_error(&err, &sources)]);
+            return Err(vec![template_error(&err, &sources, layers)]);
         }
         for name in culprits {
             tracing::debug!(template = %name, "default template left out: {report}");
@@ -261,6 +272,22 @@ fn failing_templates(err: &tera::Error) -> Vec<String> {
 
 fn first_line(text: &str) -> String {
     text.lines().next().unwrap_or_default().trim_start_matches("error: ").to_string()
+}
+
+/// The templates of the theme `theme` under Zola's names for them. A file that defines
+/// components is left out: Tera registers components by name for every template, so a second
+/// copy would define each of them twice.
+fn prefixed(
+    theme: &str,
+    templates: &BTreeMap<String, (Source, String)>,
+) -> Vec<(String, (Source, String))> {
+    let defines_components =
+        |text: &str| text.contains("{% component ") || text.contains("{%- component ");
+    templates
+        .iter()
+        .filter(|(_, (_, text))| !defines_components(text))
+        .map(|(name, t)| (format!("{theme}/templates/{name}"), t.clone()))
+        .collect()
 }
 
 fn add_embedded(dir: &Dir<'static>, layers: &mut BTreeMap<String, (Source, String)>) {
@@ -307,8 +334,34 @@ fn add_folder(
 
 /// Turns a Tera error into a diagnostic that names the template file, its line and column,
 /// and the cause.
-pub fn template_error(err: &tera::Error, sources: &BTreeMap<String, Source>) -> Diagnostic {
-    let (name, line, column, message) = describe(err);
+pub fn template_error(
+    err: &tera::Error,
+    sources: &BTreeMap<String, Source>,
+    texts: &BTreeMap<String, (Source, String)>,
+) -> Diagnostic {
+    let (name, mut line, column, mut message) = describe(err);
+    // Tera names the template of an inheritance problem but no line: the line is that of
+    // its `extends`.
+    let extending = match err.kind() {
+        tera::ErrorKind::CircularExtend { tpl, .. } => Some(tpl),
+        tera::ErrorKind::MissingParent { current, .. } => Some(current),
+        _ => None,
+    };
+    let name = name.or_else(|| extending.cloned());
+    if let Some(tpl) = extending
+        && let Some((_, text)) = texts.get(tpl)
+    {
+        line = text.lines().position(|l| l.contains("extends")).map(|i| i + 1);
+        if let tera::ErrorKind::CircularExtend { inheritance_chain, .. } = err.kind()
+            && inheritance_chain.len() == 1
+        {
+            message.push_str(&format!(
+                "; a template cannot extend itself: to build on the theme's `{tpl}`, extend \
+                 \"default/templates/{tpl}\" (or \"<theme>/templates/{tpl}\" for a theme of \
+                 themes/)"
+            ));
+        }
+    }
     let source = name.as_deref().and_then(|n| sources.get(n).cloned());
     let location = match (column, &name) {
         (Some(col), Some(_)) => format!(" (column {col})"),

@@ -2135,3 +2135,56 @@ fn two_pages_at_one_url_fail_naming_both_and_the_line_of_the_path() {
     assert_eq!(clash.source.as_ref().map(|s| s.to_string()).as_deref(), Some("content/blog/a.md"));
     assert_eq!(clash.line, Some(3));
 }
+
+#[test]
+fn site_template_extending_the_default_of_the_same_name_failed_as_circular() {
+    let site = Site::new();
+    site.write("content/a.md", "+++\ntitle = \"A\"\n+++\nText of A.\n");
+    // Zola's way: the theme's template under `<theme>/templates/<name>`.
+    site.write(
+        "templates/page.html",
+        "{% extends \"default/templates/page.html\" %}\n\
+         {% block title %}Custom: {{ page.title }}{% endblock title %}\n",
+    );
+    site.build_ok();
+    let html = site.html("a/index.html");
+    assert_eq!(texts(&html, "title"), ["Custom: A · Test"]);
+    assert!(inner(&html, ".post__content").contains("Text of A."), "the rest is the default's");
+
+    // Extending its own name cannot work; the error names the file, the line of the
+    // `extends` and the name that does work.
+    site.write("templates/page.html", "{# mine #}\n{% extends \"page.html\" %}\n");
+    let lines = error_lines(&site.build_err());
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(lines[0].contains("templates/page.html:2: Circular extend"), "{}", lines[0]);
+    assert!(lines[0].contains("\"default/templates/page.html\""), "{}", lines[0]);
+
+    // A parent that does not exist names the file and line too.
+    site.write("templates/page.html", "{% extends \"nowhere.html\" %}\n");
+    let lines = error_lines(&site.build_err());
+    assert!(lines[0].contains("templates/page.html:1: "), "{}", lines[0]);
+    assert!(lines[0].contains("nowhere.html"), "{}", lines[0]);
+}
+
+#[test]
+fn site_template_extends_the_template_of_its_theme_under_the_theme_name() {
+    let site = Site::new();
+    site.write(
+        "kiln.toml",
+        "base_url = \"https://example.org\"\ntitle = \"Test\"\ntheme = \"mine\"\n",
+    );
+    site.write(
+        "themes/mine/templates/page.html",
+        "{% extends \"base.html\" %}{% block content %}<p id=\"t\">theme {{ page.title }}</p>\
+         {% block extra %}{% endblock extra %}{% endblock content %}",
+    );
+    site.write(
+        "templates/page.html",
+        "{% extends \"mine/templates/page.html\" %}{% block extra %}<p id=\"s\">site</p>{% endblock extra %}",
+    );
+    site.write("content/a.md", "+++\ntitle = \"A\"\n+++\n");
+    site.build_ok();
+    let html = site.html("a/index.html");
+    assert_eq!(texts(&html, "#t"), ["theme A"]);
+    assert_eq!(texts(&html, "#s"), ["site"]);
+}
