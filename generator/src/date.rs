@@ -67,6 +67,8 @@ impl DateError {
 enum Reason {
     #[error("it does not match any accepted form")]
     Shape,
+    #[error("there is no month {0}")]
+    NoSuchMonth(u32),
     #[error("that day does not exist")]
     NoSuchDay,
     #[error("that time of day does not exist")]
@@ -82,6 +84,10 @@ pub fn parse_date(text: &str, tz: Tz) -> Result<DateTime<Utc>, DateError> {
     let text = text.trim();
     let fail = |reason| DateError { text: text.to_owned(), reason };
     let parts = Parts::parse(text).ok_or_else(|| fail(Reason::Shape))?;
+    let month = parts.ymd.1;
+    if !(1..=12).contains(&month) {
+        return Err(fail(Reason::NoSuchMonth(month)));
+    }
     let date = parts.date().ok_or_else(|| fail(Reason::NoSuchDay))?;
     let Some(clock) = parts.clock else {
         return Ok(resolve_local(date.and_time(NaiveTime::MIN), tz));
@@ -374,10 +380,24 @@ mod tests {
     }
 
     #[test]
+    fn month_thirteen_was_reported_as_a_day_that_does_not_exist() {
+        let err = parse_date("2024-13-45", UTC).unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.starts_with("cannot read `2024-13-45` as a date: there is no month 13;"),
+            "{message}"
+        );
+    }
+
+    #[test]
     fn impossible_days_and_times_are_errors() {
-        for text in ["2024-02-30", "2023-02-29", "2024-13-01", "2024-00-10", "2024-01-32"] {
+        for text in ["2024-02-30", "2023-02-29", "2024-01-32"] {
             let err = parse_date(text, UTC).unwrap_err();
             assert_eq!(err.reason, Reason::NoSuchDay, "{text}");
+        }
+        for (text, month) in [("2024-13-01", 13), ("2024-00-10", 0)] {
+            let err = parse_date(text, UTC).unwrap_err();
+            assert_eq!(err.reason, Reason::NoSuchMonth(month), "{text}");
         }
         for text in ["2024-03-05T24:00", "2024-03-05T10:60", "2024-03-05T23:59:60"] {
             let err = parse_date(text, UTC).unwrap_err();

@@ -109,6 +109,8 @@ fn main() -> ExitCode {
         .with_target(false)
         .without_time()
         .with_writer(std::io::stderr)
+        // Colours only for a terminal: a log file or a pipe gets plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 
     let cli = Cli::parse();

@@ -708,16 +708,28 @@ pub(crate) fn taxonomy_value(
     struct Term<'a> {
         name: &'a str,
         slug: &'a str,
+        path: &'a str,
         permalink: &'a str,
         page_count: usize,
         pages: Vec<tera::Value>,
     }
+    /// Zola's `kind`, the taxonomy's settings, as far as templates read them.
+    #[derive(serde::Serialize)]
+    struct Kind<'a> {
+        name: &'a str,
+        paginate_by: Option<usize>,
+        feed: bool,
+    }
+    /// `terms` is also `items`, Zola's name for the list, so that a Zola template's
+    /// `get_taxonomy(kind="tags").items` reads the same terms (one list, not a copy).
     #[derive(serde::Serialize)]
     struct Taxonomy<'a> {
         name: &'a str,
         slug: &'a str,
         permalink: &'a str,
-        terms: Vec<Term<'a>>,
+        kind: Kind<'a>,
+        terms: tera::Value,
+        items: tera::Value,
     }
     let _ = site;
     let mut d = Digester::new("taxonomy");
@@ -728,21 +740,27 @@ pub(crate) fn taxonomy_value(
             d.digest(&values.digests.summaries[p]);
         }
     }
+    let terms: Vec<Term> = tax
+        .terms
+        .iter()
+        .map(|t| Term {
+            name: &t.name,
+            slug: &t.slug,
+            path: &t.path,
+            permalink: &t.permalink,
+            page_count: t.pages.len(),
+            pages: t.pages.iter().map(|&p| values.summaries[p].clone()).collect(),
+        })
+        .collect();
+    let terms = tera::Value::from_serializable(&terms);
+    let kind = Kind { name: &tax.name, paginate_by: tax.paginate_by, feed: tax.feed };
     let value = tera::Value::from_serializable(&Taxonomy {
         name: &tax.name,
         slug: &tax.slug,
         permalink: &tax.permalink,
-        terms: tax
-            .terms
-            .iter()
-            .map(|t| Term {
-                name: &t.name,
-                slug: &t.slug,
-                permalink: &t.permalink,
-                page_count: t.pages.len(),
-                pages: t.pages.iter().map(|&p| values.summaries[p].clone()).collect(),
-            })
-            .collect(),
+        kind,
+        items: terms.clone(),
+        terms,
     });
     (value, d.finish())
 }

@@ -1428,6 +1428,8 @@ fn template_functions_and_date_filter_work_from_a_site_template() {
 {% set a = get_page(path="blog/a.md") %}<p id="page-title">{{ a.title }}</p><div id="page-content">{{ a.content | safe }}</div>
 {% set s = get_section(path="blog/_index.md") %}<p id="section-title">{{ s.title }}</p>
 <ul id="section-pages">{% for p in s.pages %}<li>{{ p.title }}</li>{% endfor %}</ul>
+{% set tags = get_taxonomy(kind="tags") %}<ul id="tax-terms">{% for t in tags.terms %}<li>{{ t.name }} {{ t.page_count }} {{ t.permalink }}</li>{% endfor %}</ul>
+<ul id="tax-items">{% for t in tags.items %}<li>{{ t.name }} {{ t.path }} {% for p in t.pages %}{{ p.title }}{% endfor %}</li>{% endfor %}</ul><p id="tax-kind">{{ tags.kind.name }}</p>
 <p id="tax-url">{{ get_taxonomy_url(kind="tags", name="Rust") }}</p>
 <p id="tax-url-lower">{{ get_taxonomy_url(kind="tags", name="rust") }}</p>
 <p id="date">{{ a.date | date(format="%Y-%m-%d %H:%M") }}</p>
@@ -1454,6 +1456,10 @@ fn template_functions_and_date_filter_work_from_a_site_template() {
     );
     assert_eq!(by_id(&html, "section-title"), "The blog");
     assert_eq!(texts(&html, "#section-pages li"), ["A", "B"]);
+    assert_eq!(texts(&html, "#tax-terms li"), ["Rust 1 https://example.org/tags/rust/"]);
+    // Zola's names for the same: `items` and `kind`.
+    assert_eq!(texts(&html, "#tax-items li"), ["Rust /tags/rust/ A"]);
+    assert_eq!(by_id(&html, "tax-kind"), "tags");
     assert_eq!(by_id(&html, "tax-url"), "https://example.org/tags/rust/");
     assert_eq!(by_id(&html, "tax-url-lower"), "https://example.org/tags/rust/");
     assert_eq!(by_id(&html, "date"), "2024-03-06 00:30", "shown in the site timezone");
