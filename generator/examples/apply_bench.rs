@@ -30,6 +30,7 @@ fn main() {
         drafts: false,
         base_url: None,
         now: Some(now),
+        force: false,
     };
     let mut engine = Engine::new(request);
     let started = Instant::now();

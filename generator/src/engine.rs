@@ -1193,15 +1193,17 @@ impl Engine {
         }
 
         // Render what changed, stage, and commit.
-        let stager = Stager::open_known(&self.state_dir, &self.output, self.known.take()).map_err(
-            |err| {
+        let mut stager = Stager::open_known(&self.state_dir, &self.output, self.known.take())
+            .map_err(|err| {
                 fail(vec![Diagnostic::error(
                     None,
                     None,
                     format!("cannot open output {}: {err}", self.output.display()),
                 )])
-            },
-        )?;
+            })?;
+        if self.request.force {
+            stager.distrust_record();
+        }
         // A patch looks again only at the outputs that read what it changed.
         let mut subset: Vec<usize> = match &prepared.patched {
             Some(Patched::Values(affected)) if stager.record_is_known() => {

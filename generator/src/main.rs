@@ -30,7 +30,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Render the site into its output folder. A build with errors changes nothing there.
-    Build(BuildArgs),
+    Build(BuildCommand),
     /// Build, then rebuild whenever content, templates, themes, static files or the config
     /// change. A rebuild with errors leaves the last good output.
     Watch(WatchArgs),
@@ -38,6 +38,16 @@ enum Command {
     /// <root>/.kiln/serve-<port> unless --output is given, so public/ keeps production URLs
     /// and two servers of one site on different ports do not write over each other.
     Serve(ServeArgs),
+}
+
+#[derive(clap::Args)]
+struct BuildCommand {
+    #[command(flatten)]
+    build: BuildArgs,
+    /// Render every output and compare it with the file on disk, instead of trusting what
+    /// the last build recorded: for files edited in a way that kept their size and time.
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(clap::Args)]
@@ -68,6 +78,7 @@ impl BuildArgs {
             drafts: self.drafts,
             base_url,
             now: self.now,
+            force: false,
         }
     }
 }
@@ -123,8 +134,12 @@ fn main() -> ExitCode {
     }
 }
 
-fn run_build(args: BuildArgs) -> ExitCode {
-    let request = args.request(args.output.clone(), args.base_url.clone());
+fn run_build(command: BuildCommand) -> ExitCode {
+    let args = &command.build;
+    let request = BuildRequest {
+        force: command.force,
+        ..args.request(args.output.clone(), args.base_url.clone())
+    };
     match build(&request) {
         Ok(report) => {
             print_built("Built", &report);

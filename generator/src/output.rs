@@ -318,6 +318,13 @@ impl Stager {
         })
     }
 
+    /// Trusts nothing the record says of the files in the output folder: every staged
+    /// output is compared with the file by its bytes. What the record lists is still
+    /// removed when the build does not write it again.
+    pub fn distrust_record(&mut self) {
+        self.trust_old = false;
+    }
+
     /// The record of the last good build.
     pub fn previous(&self) -> &Record {
         &self.old

@@ -38,12 +38,23 @@ pub struct BuildRequest {
     pub base_url: Option<String>,
     /// The instant that decides what is future-dated; the clock when `None`.
     pub now: Option<DateTime<Utc>>,
+    /// Render every output and compare it with the file in the output folder, trusting
+    /// neither the snapshot of the last build's inputs nor the record of its outputs: for
+    /// files changed behind Kiln's back in a way their length and time do not show.
+    pub force: bool,
 }
 
 impl BuildRequest {
     /// A request for the site at `root` with every default.
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into(), output: None, drafts: false, base_url: None, now: None }
+        Self {
+            root: root.into(),
+            output: None,
+            drafts: false,
+            base_url: None,
+            now: None,
+            force: false,
+        }
     }
 }
 
@@ -73,7 +84,9 @@ pub struct BuildReport {
 /// since, nothing is built or written ([`crate::snapshot`]).
 pub fn build(request: &BuildRequest) -> Result<BuildReport, BuildFailed> {
     let mut engine = crate::Engine::one_shot(request.clone());
-    if let Some(report) = engine.unchanged_since_last_build() {
+    if !request.force
+        && let Some(report) = engine.unchanged_since_last_build()
+    {
         return Ok(report);
     }
     let mut clock = StepClock::new();

@@ -2194,3 +2194,47 @@ fn site_template_extends_the_template_of_its_theme_under_the_theme_name() {
     assert_eq!(texts(&html, "#t"), ["theme A"]);
     assert_eq!(texts(&html, "#s"), ["site"]);
 }
+
+/// Sets the modification time of `path` to that of `like`.
+fn same_mtime(path: &Path, like: &Path) {
+    let time = std::fs::metadata(like).unwrap().modified().unwrap();
+    std::fs::File::options().write(true).open(path).unwrap().set_modified(time).unwrap();
+}
+
+#[test]
+fn edit_that_kept_size_and_time_was_missed_with_no_way_to_force_a_build() {
+    let site = Site::new();
+    site.write("content/a.md", "+++\ntitle = \"A\"\n+++\nSaid once.\n");
+    site.write("content/b.md", "+++\ntitle = \"B\"\n+++\nText of B.\n");
+    age_files(site.root());
+    site.build_ok();
+    age_files(&site.out());
+    // Settles the record's stamps, so that the next build can take the no-change shortcut.
+    site.build_ok();
+    let source = site.root().join("content/a.md");
+    let before = site.root().join("before");
+    std::fs::copy(&source, &before).unwrap();
+    same_mtime(&before, &source);
+    // The same length and time, other bytes: only reading the file shows the edit.
+    site.write("content/a.md", "+++\ntitle = \"A\"\n+++\nSaid twice\n");
+    same_mtime(&source, &before);
+    // An output edited by hand the same way.
+    let output = site.out().join("b/index.html");
+    let good = site.read("b/index.html");
+    let tampered = good.replacen("Text of B.", "Text of X.", 1);
+    std::fs::copy(&output, &before).unwrap();
+    same_mtime(&before, &output);
+    std::fs::write(&output, &tampered).unwrap();
+    same_mtime(&output, &before);
+
+    let trusting = site.build_ok();
+    assert!(trusting.write.written.is_empty(), "the documented blind spot: {trusting:?}");
+    assert!(site.read("a/index.html").contains("Said once."));
+
+    let mut request = site.request();
+    request.force = true;
+    let forced = kiln::build(&request).unwrap_or_else(|f| panic!("{f}"));
+    assert_eq!(forced.write.written, ["a/index.html", "b/index.html"], "{forced:?}");
+    assert!(site.read("a/index.html").contains("Said twice"));
+    assert_eq!(site.read("b/index.html"), good);
+}
