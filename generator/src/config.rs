@@ -199,19 +199,21 @@ impl Config {
     pub fn parse(text: &str, source: Source) -> Result<(Config, Vec<Diagnostic>), Vec<Diagnostic>> {
         let mut warnings = Vec::new();
         let raw = parse_raw(text, &source, &mut warnings)?;
-        let config = Config::from_raw(raw, &source, &mut warnings)?;
+        let config = Config::from_raw(raw, &source, text, &mut warnings)?;
         Ok((config, warnings))
     }
 
     fn from_raw(
         raw: RawConfig,
         source: &Source,
+        text: &str,
         warnings: &mut Vec<Diagnostic>,
     ) -> Result<Config, Vec<Diagnostic>> {
         let mut errors = Vec::new();
+        let line = |key: &str| top_level_key_line(text, key);
         let base_url = match raw.base_url {
             Some(url) => check_base_url(&url).unwrap_or_else(|message| {
-                errors.push(Diagnostic::error(source.clone(), None, message));
+                errors.push(Diagnostic::error(source.clone(), line("base_url"), message));
                 String::new()
             }),
             None => DEFAULT_BASE_URL.to_string(),
@@ -223,14 +225,14 @@ impl Config {
                     "`timezone` is `{name}`, which is not an IANA zone name; use e.g. `UTC` or \
                      `Europe/Berlin`"
                 );
-                errors.push(Diagnostic::error(source.clone(), None, message));
+                errors.push(Diagnostic::error(source.clone(), line("timezone"), message));
                 Tz::UTC
             }),
         };
         if raw.paginate_by == Some(0) {
             errors.push(Diagnostic::error(
                 source.clone(),
-                None,
+                line("paginate_by"),
                 "`paginate_by` must be at least 1",
             ));
         }
@@ -363,9 +365,34 @@ pub fn line_of(text: &str, offset: usize) -> usize {
     text.as_bytes()[..end].iter().filter(|&&b| b == b'\n').count() + 1
 }
 
+/// The 1-based line of `key = …` at the top level of TOML `text` (before any `[table]`), for
+/// errors about a value that parsed but makes no sense.
+fn top_level_key_line(text: &str, key: &str) -> Option<usize> {
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim_start();
+        if line.starts_with('[') {
+            return None;
+        }
+        let Some(rest) = line.strip_prefix(key) else { continue };
+        if rest.trim_start().starts_with('=') {
+            return Some(i + 1);
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn config_values_that_make_no_sense_named_no_line() {
+        let text = "title = \"T\"\nbase_url = \"not a url\"\ntimezone = \"Mars/Olympus\"\n\
+                    paginate_by = 0\n[extra]\ntimezone = \"x\"\n";
+        let errors = Config::parse(text, Source::File("kiln.toml".into())).unwrap_err();
+        let lines: Vec<Option<usize>> = errors.iter().map(|d| d.line).collect();
+        assert_eq!(lines, [Some(2), Some(3), Some(4)], "{errors:?}");
+    }
 
     fn parse(text: &str) -> Result<(Config, Vec<Diagnostic>), Vec<Diagnostic>> {
         Config::parse(text, Source::File("kiln.toml".into()))
