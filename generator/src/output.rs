@@ -355,11 +355,11 @@ impl Stager {
                 *lock(&self.unchanged) += 1;
             }
             None => {
-                // The temporary file's stamp, read from the open file after writing: the
-                // rename at the commit keeps its length and modification time.
                 // A folder that held this output at the last commit is still there: making
                 // it again would cost a system call for nothing.
                 let known = self.trust_old && self.old.files.contains_key(rel);
+                // The temporary file's stamp, read from the open file after writing: the
+                // rename at the commit keeps its length and modification time.
                 let (temp, written) = self.write_temp(&target, bytes, known).map_err(|err| {
                     let message = format!("cannot write output `{rel}`: {err}");
                     Diagnostic::error(sources.first().cloned(), None, message)
@@ -423,6 +423,7 @@ impl Stager {
 
     /// Writes `bytes` beside `target` under the temporary name; returns that name and the
     /// written file's stamp.
+    ///
     /// The folder is made first unless `known` says it held the output at the last commit;
     /// should it have gone since, it is made then.
     fn write_temp(
