@@ -696,7 +696,8 @@ impl Renderer<'_> {
             self.paginator(&section.pages, by, n, &section.path, &section.front.paginate_path)
         });
         context.insert_value("paginator", paginator.unwrap_or_else(Value::none));
-        self.tera(template, context, &section.blame(), 0)
+        let listed = pager_slice(&section.pages, section.paginate_by, n).len();
+        self.tera(template, context, &section.blame(), listed * LIST_ENTRY_ROOM)
     }
 
     fn paginator(&self, pages: &[usize], by: usize, n: usize, base: &str, pp: &str) -> Value {
@@ -767,7 +768,8 @@ impl Renderer<'_> {
         let paginator =
             tax.paginate_by.map(|by| self.paginator(&term.pages, by, n, &term.path, "page"));
         context.insert_value("paginator", paginator.unwrap_or_else(Value::none));
-        self.tera("taxonomy_single.html", context, &self.site.config.source, 0)
+        let listed = pager_slice(&term.pages, tax.paginate_by, n).len();
+        self.tera("taxonomy_single.html", context, &self.site.config.source, listed * 256)
     }
 
     fn scope(&self, of: FeedOf) -> FeedScope {
@@ -841,6 +843,11 @@ impl Renderer<'_> {
 /// Room for what a template writes around the text it is given: the default theme's frame
 /// of a page (head, navigation, contents list, footer) is 6–10 KiB.
 const TEMPLATE_ROOM: usize = 16 << 10;
+
+/// Room for one entry of a section's list, beside [`TEMPLATE_ROOM`]: the default theme's
+/// entry with a summary is about 1.5 KiB, so a pager of ten would otherwise outgrow its
+/// buffer once and be copied. A term's list entries (a date and a title) get 256 bytes.
+const LIST_ENTRY_ROOM: usize = 1536;
 
 /// The template of a page: its own `template`, else the `page_template` of its closest
 /// section that sets one, else `page.html`.
