@@ -1100,9 +1100,8 @@ impl Engine {
         subset.sort_unstable();
         subset.dedup();
         index.remap(&old_to_new);
-        // The last plan holds a string and a list of sources per output: freeing it takes a
-        // few milliseconds that nothing waits for.
-        std::thread::spawn(move || drop(old_plan));
+        // The last plan holds a string and a list of sources per output.
+        free_later(old_plan);
         clock.step("  subset");
         Some(Prepared {
             site,
@@ -1355,8 +1354,7 @@ impl Engine {
             elapsed: started.elapsed(),
         };
         if self.one_shot {
-            // Freeing the model takes a while on a large site; nothing waits for it.
-            std::thread::spawn(move || drop(prepared));
+            free_later(prepared);
         } else {
             self.kept = Some(prepared);
         }
@@ -1364,11 +1362,16 @@ impl Engine {
     }
 }
 
-/// Lets go of a model that a full preparation replaces. Freeing it takes a while on a large
-/// site, and nothing needs to wait for that.
+/// Lets go of a model that a full preparation replaces.
 fn discard(kept: Prepared) -> Option<Prepared> {
-    std::thread::spawn(move || drop(kept));
+    free_later(kept);
     None
+}
+
+/// Frees `value` on a thread of its own: a large site's model, plan or caches take
+/// milliseconds to free, and nothing needs to wait for that.
+pub(crate) fn free_later<T: Send + 'static>(value: T) {
+    std::thread::spawn(move || drop(value));
 }
 
 /// Whether giving page `i` the front matter `front` leaves the site's structure as it is:

@@ -211,10 +211,10 @@ fn run_serve(args: ServeArgs) -> ExitCode {
                 let _lock = kiln::output::Lock::acquire(&state_dir)?;
                 kiln::output::forget(&state_dir, &output).map(|()| output)
             })
-            .await;
+            .await
+            .unwrap_or_else(|err| Err(std::io::Error::other(err)));
             match removed {
-                Ok(Ok(output)) => println!("Removed {}", output.display()),
-                Ok(Err(err)) => eprintln!("error: cannot remove the served output: {err}"),
+                Ok(output) => println!("Removed {}", output.display()),
                 Err(err) => eprintln!("error: cannot remove the served output: {err}"),
             }
         }

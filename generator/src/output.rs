@@ -209,14 +209,14 @@ pub fn forget(state_dir: &Path, output: &Path) -> io::Result<()> {
         Err(err) => return Err(err),
     };
     let (record, marker) = record_paths(state_dir, &output);
-    let kept = [
+    let files = [
         journal_path(&record),
         crate::snapshot::snapshot_path(state_dir, &output),
         record.with_extension(format!("json{TEMP_SUFFIX}")),
         record,
         marker,
     ];
-    for path in kept {
+    for path in files {
         match fs::remove_file(&path) {
             Err(err) if err.kind() != io::ErrorKind::NotFound => return Err(err),
             _ => {}

@@ -3,7 +3,7 @@
 //! template functions look up. Every step adds its problems to one list; the build stops
 //! before writing anything if that list holds an error, and reports the whole list.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -99,9 +99,8 @@ pub fn build(request: &BuildRequest) -> Result<BuildReport, BuildFailed> {
     let mut clock = StepClock::new();
     engine.save_snapshot(inputs, started, &report);
     clock.step("save the snapshot");
-    // The engine's caches are of no further use; freeing them takes a while on a large site,
-    // and nothing waits for it.
-    std::thread::spawn(move || drop(engine));
+    // The engine's caches are of no further use.
+    crate::engine::free_later(engine);
     Ok(report)
 }
 
@@ -551,12 +550,10 @@ pub(crate) fn files_to_copy(
     if let Some(theme) = site.config.theme.as_deref().filter(|t| *t != "default") {
         walk_static(root, &root.join("themes").join(theme).join("static"), &mut copies);
     }
-    let theme_paths: HashSet<String> = copies.iter().map(|c| c.path.clone()).collect();
     let mut site_static = Vec::new();
     walk_static(root, &root.join("static"), &mut site_static);
     copies.retain(|c| !site_static.iter().any(|s| s.path == c.path));
     copies.extend(site_static);
-    let _ = theme_paths;
 
     let mut urls: HashMap<String, Vec<String>> = HashMap::new();
     for asset in assets {

@@ -236,8 +236,7 @@ fn compile(
             .collect();
         let overridden = layers.values().any(|(source, _)| !matches!(source, Source::Embedded(_)));
         if culprits.is_empty() || !overridden {
-            let sources = layers.iter().map(|(n, (s, _))| (n.clone(), s.clone())).collect();
-            return Err(vec![template_error(&err, &sources, layers)]);
+            return Err(vec![template_error(&err, layers)]);
         }
         for name in culprits {
             tracing::debug!(template = %name, "default template left out: {report}");
@@ -336,8 +335,7 @@ fn add_folder(
 /// and the cause.
 pub fn template_error(
     err: &tera::Error,
-    sources: &BTreeMap<String, Source>,
-    texts: &BTreeMap<String, (Source, String)>,
+    layers: &BTreeMap<String, (Source, String)>,
 ) -> Diagnostic {
     let (name, mut line, column, mut message) = describe(err);
     // Tera names the template of an inheritance problem but no line: the line is that of
@@ -349,7 +347,7 @@ pub fn template_error(
     };
     let name = name.or_else(|| extending.cloned());
     if let Some(tpl) = extending
-        && let Some((_, text)) = texts.get(tpl)
+        && let Some((_, text)) = layers.get(tpl)
     {
         line = text.lines().position(|l| l.contains("extends")).map(|i| i + 1);
         if let tera::ErrorKind::CircularExtend { inheritance_chain, .. } = err.kind()
@@ -362,7 +360,7 @@ pub fn template_error(
             ));
         }
     }
-    let source = name.as_deref().and_then(|n| sources.get(n).cloned());
+    let source = name.as_deref().and_then(|n| layers.get(n)).map(|(source, _)| source.clone());
     let location = match (column, &name) {
         (Some(col), Some(_)) => format!(" (column {col})"),
         _ => String::new(),
