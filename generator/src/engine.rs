@@ -38,7 +38,7 @@ use crate::pipeline::{self, BuildReport, BuildRequest, MdCache, StepClock};
 use crate::render::{self, Bytes, Renderer};
 use crate::site::{self, BuildOptions, Parsed, Site, Skip};
 use crate::snapshot::{self, InputStamp};
-use crate::templates::{Call, Function, Templates};
+use crate::templates::{Call, Function, PageEntry, Templates};
 use crate::values::{ValueCache, Values};
 
 /// One change to a file under the site root, as a watcher or an API call reports it. Paths
@@ -633,7 +633,13 @@ impl Engine {
         // Templates and files.
         if self.templates.is_none() {
             match Templates::load(&self.root, site.config.theme.as_deref(), site.config.timezone) {
-                Ok(templates) => self.templates = Some(templates),
+                Ok(templates) => {
+                    // Only an engine that builds again has a use for the partials kept.
+                    if !self.one_shot {
+                        templates.fragments.keep();
+                    }
+                    self.templates = Some(templates)
+                }
                 Err(errors) => {
                     let mut diags = fixed;
                     diags.extend(parse_diags);
@@ -746,7 +752,11 @@ impl Engine {
         let Some(templates) = &self.templates else { unreachable!("templates are loaded") };
         templates.update_lookup(|lookup| {
             for &i in &rebuilt {
-                let entry = (values.pages[i].clone(), values.digests.pages[i]);
+                let entry = PageEntry {
+                    value: values.pages[i].clone(),
+                    digest: values.digests.pages[i],
+                    rendered: site.pages[i].rendered.clone(),
+                };
                 lookup.pages.insert(site.pages[i].content_path.clone(), entry);
             }
             for &s in &sections {
@@ -1011,7 +1021,11 @@ impl Engine {
                     };
                 }
                 for &i in &refreshed.pages {
-                    let entry = (values.pages[i].clone(), values.digests.pages[i]);
+                    let entry = PageEntry {
+                        value: values.pages[i].clone(),
+                        digest: values.digests.pages[i],
+                        rendered: site.pages[i].rendered.clone(),
+                    };
                     lookup.pages.insert(site.pages[i].content_path.clone(), entry);
                 }
                 for &s in &refreshed.sections {
@@ -1174,6 +1188,8 @@ impl Engine {
         let lookup = templates.current_lookup();
         let plan = &prepared.plan;
         let renderer = Renderer { site, values: &prepared.values, templates };
+        let values = &prepared.values;
+        templates.fragments.know(&values.summaries, &values.digests.summaries);
 
         // With errors already found, render without writing, only to report the render errors
         // too; the output folder is not touched.

@@ -17,6 +17,7 @@ pub mod diagnostic;
 pub mod digest;
 pub mod engine;
 pub mod feed;
+pub mod fragments;
 pub mod frontmatter;
 pub mod highlight;
 pub mod markdown;

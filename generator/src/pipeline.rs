@@ -22,7 +22,7 @@ use crate::markdown::{
 use crate::output::WriteReport;
 use crate::render::CopyFile;
 use crate::site::{Site, Skip};
-use crate::templates::{self, Lookup, Templates};
+use crate::templates::{self, Lookup, PageEntry, Templates};
 use crate::values::Values;
 
 /// What to build and how.
@@ -214,9 +214,6 @@ pub(crate) struct MdEntry {
     rendered: Arc<Rendered>,
     /// The page's HTML as a template value; for a section it stays in `rendered`.
     content: tera::Value,
-    /// The page's table of contents as a template value; for a section it stays in
-    /// `rendered`.
-    toc: tera::Value,
     digest: Digest,
     diags: Vec<Diagnostic>,
 }
@@ -379,16 +376,13 @@ pub(crate) fn render_markdown(
             })
             .collect();
         let digest = rendered_digest(&rendered, &rendered.html);
-        let (content, toc) = if is_page {
-            (
-                tera::Value::safe_string(&std::mem::take(&mut rendered.html)),
-                tera::Value::from_serializable(&std::mem::take(&mut rendered.toc)),
-            )
+        let content = if is_page {
+            tera::Value::safe_string(&std::mem::take(&mut rendered.html))
         } else {
-            (tera::Value::none(), tera::Value::none())
+            tera::Value::none()
         };
         let links = recording.asked.into_inner().unwrap_or_else(|e| e.into_inner());
-        MdEntry { key, links, rendered: Arc::new(rendered), content, toc, digest, diags }
+        MdEntry { key, links, rendered: Arc::new(rendered), content, digest, diags }
     };
     let doc_key = |digest: &Digest, body_line: usize, section: usize| {
         let mut d = Digester::new("markdown input");
@@ -442,7 +436,6 @@ pub(crate) fn render_markdown(
         if let Some(entry) = cache.get(&page.content_path) {
             page.rendered = Some(entry.rendered.clone());
             page.content = entry.content.clone();
-            page.toc = entry.toc.clone();
             page.md_digest = entry.digest;
             diags.extend(entry.diags.iter().cloned());
         }
@@ -654,10 +647,15 @@ pub(crate) fn lookup(
     let mut lookup = Lookup {
         base_url: site.config.base_url.clone(),
         term_slugs: site.config.slugify.taxonomies,
+        config: Some(values.config.clone()),
         ..Default::default()
     };
     for (i, page) in site.pages.iter().enumerate() {
-        let entry = (values.pages[i].clone(), values.digests.pages[i]);
+        let entry = PageEntry {
+            value: values.pages[i].clone(),
+            digest: values.digests.pages[i],
+            rendered: page.rendered.clone(),
+        };
         lookup.pages.insert(page.content_path.clone(), entry);
     }
     for (i, section) in site.sections.iter().enumerate() {

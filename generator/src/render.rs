@@ -17,7 +17,7 @@ use crate::feed::{self, FeedScope, SitemapEntry};
 use crate::site::Site;
 use crate::templates::{self, Call, Templates};
 use crate::url;
-use crate::values::Values;
+use crate::values::{self, Values};
 
 /// What one output is made of.
 #[derive(Clone, Debug)]
@@ -662,7 +662,11 @@ impl Renderer<'_> {
         body: usize,
     ) -> Result<Vec<u8>, Diagnostic> {
         let mut out = Vec::with_capacity(body + TEMPLATE_ROOM);
-        match self.templates.tera.render_to(template, &context, &mut out) {
+        let templates = self.templates;
+        let rendered = crate::fragments::rendering(templates, || {
+            templates.tera.render_to(template, &context, &mut out)
+        });
+        match rendered {
             Ok(()) => Ok(out),
             Err(err) => {
                 let message = templates::explain_render_error(&err, self.templates, template);
@@ -675,7 +679,10 @@ impl Renderer<'_> {
         let page = &self.site.pages[i];
         let template = page_template(self.site, i);
         let mut context = self.context(&page.path);
-        context.insert_value("page", self.values.pages[i].clone());
+        context.insert_value(
+            "page",
+            values::with_toc(&self.values.pages[i], page.rendered.as_deref()),
+        );
         context.insert_value("section", self.values.section_heads[page.section].clone());
         let body = page.content.as_str().map_or(0, str::len);
         self.tera(template, context, &page.source, body)

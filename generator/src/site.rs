@@ -79,16 +79,13 @@ pub struct Page {
     /// The digest of its front matter's text.
     pub front_digest: Digest,
     /// The rendered markdown, once [`crate::build`] has rendered it. Its HTML is in
-    /// `content` and its table of contents in `toc`, not here.
+    /// `content`, not here.
     pub rendered: Option<Arc<Rendered>>,
     /// The digest of the rendered markdown, HTML included.
     pub md_digest: Digest,
     /// The page's HTML as the value templates read (`page.content`): the one copy of it the
     /// build keeps, since on a large site the pages' HTML is most of the memory.
     pub content: tera::Value,
-    /// The page's table of contents as the value templates read (`page.toc`), made once
-    /// when the markdown is rendered; an empty list until then.
-    pub toc: tera::Value,
 }
 
 /// A section: a folder of content, with or without an `_index.md`.
@@ -864,7 +861,6 @@ impl<'a> Builder<'a> {
             rendered: None,
             md_digest: Digest::default(),
             content: tera::Value::none(),
-            toc: tera::Value::from(Vec::<tera::Value>::new()),
         })
     }
 

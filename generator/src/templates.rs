@@ -24,13 +24,25 @@ use crate::slug::{SlugStrategy, slugify};
 /// The default theme, compiled into the binary so that any site builds without one.
 pub static DEFAULT_THEME: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../themes/default");
 
+/// A page as `get_page` finds it: its full value, the digest of that value and the rendered
+/// markdown its table of contents comes from (see [`crate::values::with_toc`]).
+#[derive(Clone)]
+pub struct PageEntry {
+    /// The full page value, without `toc`.
+    pub value: Value,
+    /// The digest of the page value, contents included.
+    pub digest: Digest,
+    /// The rendered markdown.
+    pub rendered: Option<std::sync::Arc<crate::markdown::Rendered>>,
+}
+
 /// What template functions look things up in. Replaced at each build, read at each call.
 #[derive(Clone, Default)]
 pub struct Lookup {
     /// The site's base URL.
     pub base_url: String,
-    /// Content path to full page value, with its digest.
-    pub pages: HashMap<String, (Value, Digest)>,
+    /// Content path to full page, as `get_page` returns it.
+    pub pages: HashMap<String, PageEntry>,
     /// Content path (`blog/_index.md`) to section value, with its digest.
     pub sections: HashMap<String, (Value, Digest)>,
     /// Content path to permalink, for every page and section, published or not.
@@ -45,6 +57,8 @@ pub struct Lookup {
     pub term_slugs: SlugStrategy,
     /// What `now()` returns: the build's "now", in RFC 3339.
     pub now: String,
+    /// The `config` value, which `render_each` gives the templates it renders.
+    pub config: Option<Value>,
 }
 
 /// A template function that reads the [`Lookup`].
@@ -91,6 +105,18 @@ pub fn traced<T>(render: impl FnOnce() -> T) -> (T, Vec<Call>) {
     (result, calls.unwrap_or_default())
 }
 
+/// Adds calls made in a render of their own to the trace of the render that asked for it.
+pub(crate) fn record_calls(calls: Vec<Call>) {
+    if calls.is_empty() {
+        return;
+    }
+    TRACE.with(|trace| {
+        if let Some(outer) = trace.borrow_mut().as_mut() {
+            outer.extend(calls);
+        }
+    });
+}
+
 fn record(lookup: &Lookup, function: Function, args: Vec<String>) {
     TRACE.with(|trace| {
         if let Some(calls) = trace.borrow_mut().as_mut() {
@@ -112,7 +138,10 @@ impl Lookup {
             Err(err) => crate::digest::of_str("error", &err.to_string()),
         };
         match function {
-            Function::GetPage => found(self.pages.get(arg(0))),
+            Function::GetPage => match self.pages.get(arg(0)) {
+                Some(entry) => entry.digest,
+                None => found(None),
+            },
             Function::GetSection => found(self.sections.get(arg(0))),
             Function::GetTaxonomy => found(self.taxonomies.get(arg(0))),
             Function::GetUrl => text(get_url(self, arg(0), arg(1) == "true")),
@@ -144,6 +173,8 @@ pub struct Templates {
     pub dropped: BTreeMap<String, String>,
     /// The digest of every template's name and text: what rendering through them reads.
     pub digest: Digest,
+    /// What `render_each` rendered, for the next builds.
+    pub fragments: crate::fragments::Fragments,
 }
 
 impl Templates {
@@ -189,7 +220,8 @@ impl Templates {
         digester.json(&dropped);
         let digest = digester.finish();
         let texts = layers.into_iter().map(|(name, (_, text))| (name, text)).collect();
-        Ok(Templates { tera, sources, texts, lookup, dropped, digest })
+        let fragments = crate::fragments::Fragments::default();
+        Ok(Templates { tera, sources, texts, lookup, dropped, digest, fragments })
     }
 
     /// Whether a template of that name exists in any layer.
@@ -484,6 +516,9 @@ fn register(tera: &mut Tera, lookup: &LookupSlot, tz: Tz) {
         record(&lookup, Function::GetUrl, vec![path.clone(), cachebust.to_string()]);
         get_url(&lookup, &path, cachebust)
     });
+    tera.register_function("render_each", |kwargs: Kwargs, _: &State| {
+        crate::fragments::render_each(kwargs)
+    });
     let slot = lookup.clone();
     tera.register_function("get_page", move |kwargs: Kwargs, _: &State| {
         let path: String = kwargs.must_get("path")?;
@@ -493,7 +528,7 @@ fn register(tera: &mut Tera, lookup: &LookupSlot, tz: Tz) {
         lookup
             .pages
             .get(key)
-            .map(|(value, _)| value.clone())
+            .map(|entry| crate::values::with_toc(&entry.value, entry.rendered.as_deref()))
             .ok_or_else(|| tera::Error::message(format!("get_page: no published page at `{path}`")))
     });
     let slot = lookup.clone();

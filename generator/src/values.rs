@@ -34,7 +34,8 @@ pub struct Values {
     pub config: Value,
     /// Each page as lists show it: everything but its content.
     pub summaries: Vec<Value>,
-    /// Each page as its own template and `get_page` see it.
+    /// Each page as its own template and `get_page` see it, but for its `toc`, which
+    /// [`with_toc`] adds.
     pub pages: Vec<Value>,
     /// Each section with its full page list.
     pub sections: Vec<Value>,
@@ -102,7 +103,6 @@ struct Summary<'a> {
 struct FullPage<'a> {
     content: Value,
     word_count: usize,
-    toc: Value,
     lower: Option<Value>,
     higher: Option<Value>,
     assets: Vec<String>,
@@ -614,7 +614,6 @@ fn full_page(
     let own = Value::from_serializable(&FullPage {
         content: page.content.clone(),
         word_count: rendered.map_or(0, |r| r.word_count),
-        toc: page.toc.clone(),
         lower: page.lower.map(|i| summaries[i].clone()),
         higher: page.higher.map(|i| summaries[i].clone()),
         assets: assets.get(&page.content_path).cloned().unwrap_or_default(),
@@ -623,6 +622,19 @@ fn full_page(
         json_ld: json_ld(site, page),
     });
     merge(&summaries[index], own)
+}
+
+/// The value templates read as `page`: the full page value with the page's table of contents
+/// as `toc`.
+///
+/// The contents are made into a value only when a template asks for the page: as template
+/// values they take several times the memory of the headings they are made from, and a large
+/// site's pages would hold them all for the length of `kiln watch`.
+pub fn with_toc(page: &Value, rendered: Option<&crate::markdown::Rendered>) -> Value {
+    let toc = rendered.map_or(&[][..], |r| r.toc.as_slice());
+    let mut map = page.as_map().cloned().unwrap_or_default();
+    map.insert("toc".into(), Value::from_serializable(&toc));
+    Value::from(map)
 }
 
 /// A map value with the entries of both maps; `b` wins on shared keys.

@@ -2238,3 +2238,40 @@ fn edit_that_kept_size_and_time_was_missed_with_no_way_to_force_a_build() {
     assert!(site.read("a/index.html").contains("Said twice"));
     assert_eq!(site.read("b/index.html"), good);
 }
+
+#[test]
+fn render_each_renders_its_template_once_per_item_with_only_its_arguments() {
+    let site = Site::new();
+    site.write("content/a.md", post("Alpha", "2024-01-01"));
+    site.write("content/b.md", post("Beta", "2024-02-01"));
+    site.write(
+        "templates/index.html",
+        "{{ render_each(template=\"row.html\", items=section.pages, mark=\"*\", n=2) }}\
+         [{{ render_each(template=\"row.html\", items=[]) }}]",
+    );
+    // A variable of the calling template is not the partial's.
+    site.write(
+        "templates/row.html",
+        "<li>{{ mark | default(value=\"-\") }}{{ item.title }}/{{ n | default(value=0) }}/\
+         {{ config.title }}/{{ page is defined }}</li>",
+    );
+    site.build_ok();
+    assert_eq!(
+        site.read("index.html"),
+        "<li>*Beta/2/Test/false</li><li>*Alpha/2/Test/false</li>[]"
+    );
+}
+
+#[test]
+fn render_each_of_a_missing_template_or_a_non_list_names_it() {
+    let site = Site::new();
+    site.write("content/a.md", post("Alpha", "2024-01-01"));
+    site.write("templates/index.html", "{{ render_each(template=\"nowhere.html\", items=[1]) }}");
+    let lines = error_lines(&site.build_err());
+    assert!(lines.iter().any(|l| l.contains("`nowhere.html`")), "{lines:?}");
+
+    site.write("templates/row.html", "{{ item }}");
+    site.write("templates/index.html", "{{ render_each(template=\"row.html\", items=3) }}");
+    let lines = error_lines(&site.build_err());
+    assert!(lines.iter().any(|l| l.contains("`items` must be a list")), "{lines:?}");
+}

@@ -1449,3 +1449,48 @@ fn image_linked_with_an_internal_link_follows_its_file_coming_and_going() {
     let errors = site.fails(&[("content/notes.txt", None)]);
     assert!(errors.iter().any(|e| e.contains("@/notes.txt")), "{errors:?}");
 }
+
+/// A list entry that shows, besides its own page, the title of `blog/p1.md`.
+const CARD_READING_P1: &str = "{#- An entry that reads another page. #}
+  <article class=\"post-card\"><h{{ item_level }} class=\"post-card__title\">{{ item.title }}</h{{ item_level }}>\
+{% set first = get_page(path=\"blog/p1.md\") %}<p class=\"first\">{{ first.title }}</p></article>";
+
+#[test]
+fn kept_list_entry_lingers_after_a_page_its_template_reads_changes() {
+    let index = doc("title = \"Blog\"\npaginate_by = 2\n", "");
+    let posts = blog_posts(5, "");
+    let mut files = files_of(&index, &posts);
+    files.push(("templates/partials/page_card.html", CARD_READING_P1.to_string()));
+    let mut site = site_with("", &files);
+    let firsts = |site: &Served| texts(&site.html("blog/page/2/index.html"), ".first");
+    assert_eq!(firsts(&site), ["Post 1", "Post 1"]);
+    // Kept entries of p3 and p4 read p1's title; p1 itself is on the last pager.
+    site.ok(&[("content/blog/p1.md", Some(&post("First", "2024-01-02", "")))]);
+    assert_eq!(firsts(&site), ["First", "First"]);
+}
+
+#[test]
+fn kept_list_entries_linger_after_the_entry_template_changes() {
+    let index = doc("title = \"Blog\"\npaginate_by = 2\n", "");
+    let posts = blog_posts(5, "");
+    let mut site = site_with("", &files_of(&index, &posts));
+    site.ok(&[("content/blog/new.md", Some(&post("New", "2024-02-01", "")))]);
+    let card = "{#- A bare entry. #}\n  <p class=\"bare\">{{ item.title }}</p>";
+    site.ok(&[("templates/partials/page_card.html", Some(card))]);
+    let bare = texts(&site.html("blog/page/2/index.html"), ".bare");
+    assert_eq!(bare, ["Post 4", "Post 3"]);
+    site.ok(&[("content/blog/new.md", None)]);
+}
+
+#[test]
+fn kept_list_entries_linger_after_the_date_format_changes() {
+    let index = doc("title = \"Blog\"\npaginate_by = 2\n", "");
+    let posts = blog_posts(5, "");
+    let mut site = site_with("", &files_of(&index, &posts));
+    let dates = |site: &Served| texts(&site.html("blog/index.html"), ".post-card time");
+    assert_eq!(dates(&site), ["10 January 2024", "8 January 2024"]);
+    let config = "base_url = \"https://example.org\"\ntitle = \"Test\"\n\
+                  [extra]\ndate_format = \"%Y-%m-%d\"\n";
+    site.ok(&[("kiln.toml", Some(config))]);
+    assert_eq!(dates(&site), ["2024-01-10", "2024-01-08"]);
+}
