@@ -115,11 +115,19 @@ pub struct KnownRecord {
 }
 
 /// One line of the journal: an output written (with its record) or removed.
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct JournalLine {
     generation: u64,
     path: String,
     file: Option<FileRecord>,
+}
+
+/// A [`JournalLine`] to write, borrowing from the record.
+#[derive(Serialize)]
+struct JournalEntry<'a> {
+    generation: u64,
+    path: &'a str,
+    file: Option<&'a FileRecord>,
 }
 
 /// Reads the journal at `path` onto `record`; returns how many lines it holds. A line that
@@ -605,7 +613,9 @@ fn merge_record(
         Keep::Planned(planned) => files.retain(|rel, _| keeps(rel, planned.contains(rel.as_str()))),
         Keep::Nothing => files.retain(|rel, _| keeps(rel, false)),
     }
-    let kept = files.keys().filter(|rel| !overlay.contains_key(*rel)).count();
+    // What the overlay does not replace: the record's files less those the overlay has too
+    // (counted over the overlay, which a large site's commit makes far smaller).
+    let kept = files.len() - overlay.keys().filter(|rel| files.contains_key(*rel)).count();
     // Only entries that differ from the old record need a journal line: an output staged with
     // the bytes, sources and stamp it had is on record already.
     touched.retain(|rel| files.get(rel) != overlay.get(rel));
@@ -621,9 +631,9 @@ fn journal_text(
     stale: &[String],
 ) -> serde_json::Result<Vec<u8>> {
     let mut lines = Vec::new();
-    let entries = touched.iter().map(|rel| (rel, record.files.get(rel).cloned()));
+    let entries = touched.iter().map(|rel| (rel, record.files.get(rel)));
     for (path, file) in entries.chain(stale.iter().map(|rel| (rel, None))) {
-        let line = JournalLine { generation: record.generation, path: path.clone(), file };
+        let line = JournalEntry { generation: record.generation, path, file };
         serde_json::to_writer(&mut lines, &line)?;
         lines.push(b'\n');
     }
