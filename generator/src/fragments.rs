@@ -136,13 +136,28 @@ fn field(bytes: &mut Vec<u8>, text: &[u8]) {
 /// the item as `item`, the other arguments and `config`, and joins the results. A long-running
 /// engine returns what it rendered before for an item it has seen with the same arguments.
 pub fn render_each(kwargs: Kwargs) -> TeraResult<Value> {
-    let template: String = kwargs.must_get("template")?;
-    let list = kwargs.get::<Value>("items")?.unwrap_or_else(Value::none);
+    let fail = |message: String| Err(tera::Error::message(format!("render_each: {message}")));
+    let template = match kwargs.get::<Value>("template")? {
+        Some(name) if name.as_str().is_some() => name.as_str().unwrap_or_default().to_string(),
+        Some(name) => return fail(format!("`template` must be a template's name, not `{name}`")),
+        None => return fail("`template` is missing: the template to render for each item".into()),
+    };
+    let Some(list) = kwargs.get::<Value>("items")? else {
+        return fail(format!("`items` is missing: the list to render `{template}` for"));
+    };
     let items: &[Value] = match list.as_array() {
         Some(items) => items,
         None if list.is_none() || list.is_undefined() => &[],
-        None => return Err(tera::Error::message("render_each: `items` must be a list")),
+        None => return fail("`items` must be a list".into()),
     };
+    for reserved in ["item", "config"] {
+        if kwargs.get::<Value>(reserved)?.is_some() {
+            return fail(format!(
+                "`{template}` gets `{reserved}` from render_each itself; pass this argument under \
+                 another name"
+            ));
+        }
+    }
     if !RENDERING.is_set() {
         return Err(tera::Error::message("render_each: only templates can call it"));
     }
@@ -188,6 +203,7 @@ pub fn render_each(kwargs: Kwargs) -> TeraResult<Value> {
                     context.insert_value(name.to_string(), value.clone());
                 }
             }
+            let _nested = Nested::enter(&template)?;
             for ((slot, item), key) in found.iter_mut().zip(items).zip(&keys) {
                 if slot.is_some() {
                     continue;
@@ -198,7 +214,20 @@ pub fn render_each(kwargs: Kwargs) -> TeraResult<Value> {
                     templates::traced(|| templates.tera.render_to(&template, &context, &mut out));
                 let pure = calls.is_empty();
                 templates::record_calls(calls);
-                rendered?;
+                if let Err(err) = rendered {
+                    let which = match item.get_from_path("content_path").and_then(Value::as_str) {
+                        Some(path) => format!("the item `content/{path}`"),
+                        None => format!("the item `{item}`"),
+                    };
+                    let mut text = err.to_string();
+                    let mut source = std::error::Error::source(&err);
+                    while let Some(cause) = source {
+                        text.push_str(&format!(": {cause}"));
+                        source = cause.source();
+                    }
+                    let message = format!("render_each: `{template}` for {which}: {text}");
+                    return Err(tera::Error::message(message));
+                }
                 let text =
                     String::from_utf8(out).map_err(|err| tera::Error::message(err.to_string()))?;
                 let html = Value::safe_string(&text);
@@ -217,6 +246,39 @@ pub fn render_each(kwargs: Kwargs) -> TeraResult<Value> {
         }
         Ok(Value::safe_string(&joined))
     })
+}
+
+thread_local! {
+    /// The templates `render_each` is rendering on this thread, outermost first.
+    static NESTED: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A template on [`NESTED`] while `render_each` renders it.
+struct Nested;
+
+impl Nested {
+    /// Puts `template` on the stack, or fails if it is there already: a template that
+    /// renders itself through `render_each` would never end.
+    fn enter(template: &str) -> TeraResult<Nested> {
+        NESTED.with(|nested| {
+            let mut nested = nested.borrow_mut();
+            if nested.iter().any(|outer| outer == template) {
+                let chain: Vec<&str> = nested.iter().map(String::as_str).collect();
+                return Err(tera::Error::message(format!(
+                    "render_each: `{template}` renders itself: {} → {template}",
+                    chain.join(" → ")
+                )));
+            }
+            nested.push(template.to_string());
+            Ok(Nested)
+        })
+    }
+}
+
+impl Drop for Nested {
+    fn drop(&mut self) {
+        NESTED.with(|nested| nested.borrow_mut().pop());
+    }
 }
 
 fn html_len(html: &Value) -> usize {

@@ -2275,3 +2275,45 @@ fn render_each_of_a_missing_template_or_a_non_list_names_it() {
     let lines = error_lines(&site.build_err());
     assert!(lines.iter().any(|l| l.contains("`items` must be a list")), "{lines:?}");
 }
+
+#[test]
+fn render_each_of_a_template_that_renders_itself_overflowed_the_stack() {
+    let site = Site::new();
+    site.write("content/a.md", post("Alpha", "2024-01-01"));
+    site.write(
+        "templates/row.html",
+        "<i>{{ item.title }}{{ render_each(template=\"row.html\", items=[item]) }}</i>",
+    );
+    site.write(
+        "templates/index.html",
+        "{{ render_each(template=\"row.html\", items=section.pages) }}",
+    );
+    let lines = error_lines(&site.build_err());
+    assert!(lines.iter().any(|l| l.contains("`row.html` renders itself")), "{lines:?}");
+}
+
+#[test]
+fn render_each_error_names_the_item_it_failed_on_and_its_misused_arguments() {
+    let site = Site::new();
+    site.write("content/a.md", post("Alpha", "2024-01-01"));
+    site.write("content/b.md", post("Beta", "2024-02-01"));
+    site.write(
+        "templates/row.html",
+        "{% if item.title == \"Alpha\" %}{{ item.extra.x.y }}{% endif %}",
+    );
+    let call = |args: &str| format!("{{{{ render_each(template=\"row.html\"{args}) }}}}");
+    let failing = |args: &str| {
+        site.write("templates/index.html", call(args));
+        error_lines(&site.build_err()).join("\n")
+    };
+    let lines = failing(", items=section.pages");
+    assert!(lines.contains("for the item `content/a.md`"), "{lines}");
+    assert!(lines.contains("`x` is not defined"), "{lines}");
+    // A misspelt `items` rendered nothing, silently.
+    assert!(failing(", item=section.pages").contains("`items` is missing"));
+    assert!(failing(", items=section.pages, config=1").contains("gets `config` from render_each"));
+    assert!(failing(", items=section.pages, item=1").contains("gets `item` from render_each"));
+    site.write("templates/index.html", "{{ render_each(template=5, items=[]) }}");
+    let lines = error_lines(&site.build_err()).join("\n");
+    assert!(lines.contains("`template` must be a template's name"), "{lines}");
+}
