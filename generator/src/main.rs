@@ -311,7 +311,17 @@ fn print_watching(watcher: &SiteWatcher) {
             .filter(|name| watcher.root().join(name).is_file())
             .map(|name| name.to_string()),
     );
-    println!("Watching {} in {} for changes", watched.join(", "), display(watcher.root()));
+    let later: Vec<String> = watch::SOURCE_DIRS
+        .iter()
+        .filter(|dir| !watcher.watched_dirs().any(|d| d == **dir))
+        .map(|dir| format!("{dir}/"))
+        .collect();
+    let later = match later.as_slice() {
+        [] => String::new(),
+        dirs => format!(" (and {} once made)", dirs.join(", ")),
+    };
+    let root = display(watcher.root());
+    println!("Watching {}{later} in {root} for changes", watched.join(", "));
 }
 
 fn print_built(verb: &str, report: &BuildReport) {

@@ -664,7 +664,8 @@ fn date_value(value: &Value, tz: Tz) -> TeraResult<DateTime<Utc>> {
     let Some(text) = value.as_str() else {
         let kind = if value.is_none() || value.is_undefined() { "no value" } else { value.name() };
         return Err(tera::Error::message(format!(
-            "the `date` filter needs a date, but got {kind}; guard it with `{{% if page.date %}}`"
+            "the `date` filter needs a date, but got {kind}; guard it with an `if` on the value, as \
+             `{{% if page.date %}}` (or `item.date` in a list entry)"
         )));
     };
     if let Ok(date) = DateTime::parse_from_rfc3339(text) {

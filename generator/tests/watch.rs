@@ -375,6 +375,17 @@ fn watch_rebuilds_when_a_template_changes() {
 }
 
 #[test]
+fn watching_line_left_out_templates_and_static_until_they_existed() {
+    let site = post_site();
+    let kiln = Kiln::start(&site, "watch", &[]);
+    let line = kiln.wait_line("the Watching line", |l| l.starts_with("Watching "));
+    assert!(line.starts_with("Watching content/, kiln.toml (and "), "{line}");
+    for later in ["templates/", "themes/", "static/"] {
+        assert!(line.contains(later), "{line}");
+    }
+}
+
+#[test]
 fn watch_rebuilds_when_kiln_toml_changes() {
     let site = post_site();
     let kiln = Kiln::start(&site, "watch", &[]);
