@@ -262,6 +262,8 @@ pub struct Engine {
     file_hashes: pipeline::FileHashes,
     /// Built for one apply only: keeps nothing for a next one.
     one_shot: bool,
+    /// Whether `.kiln/` has been rid of what it kept for output folders that are gone.
+    swept: bool,
     /// Whether an output of the last good apply called `now()`.
     uses_clock: bool,
 }
@@ -306,6 +308,7 @@ impl Engine {
             index: None,
             file_hashes: HashMap::new(),
             one_shot: false,
+            swept: false,
             uses_clock: false,
         }
     }
@@ -342,6 +345,10 @@ impl Engine {
                 format!("cannot lock {}: {err}", self.state_dir.display()),
             )])
         })?;
+        if !self.swept {
+            crate::output::sweep_gone(&self.state_dir);
+            self.swept = true;
+        }
         self.forget(changes);
         let result = self.build(started);
         drop(lock);

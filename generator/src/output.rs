@@ -24,7 +24,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fs::{self, File};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::SystemTime;
@@ -231,6 +231,45 @@ pub fn forget(state_dir: &Path, output: &Path) -> io::Result<()> {
         }
     }
     fs::remove_dir_all(&output)
+}
+
+/// Removes what `state_dir` keeps about output folders that no longer exist: the record,
+/// journal, commit marker and input snapshot of each. A build into such a folder starts from
+/// nothing anyway, so they only take room. A record whose output cannot be read from its
+/// first bytes (one of an older Kiln, say) is left alone. The caller holds the site's
+/// [`Lock`].
+pub fn sweep_gone(state_dir: &Path) {
+    let Ok(entries) = fs::read_dir(state_dir) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let Some(id) = name.strip_prefix("record-").and_then(|n| n.strip_suffix(".json")) else {
+            continue;
+        };
+        let record = entry.path();
+        let Some(output) = recorded_output(&record) else { continue };
+        if Path::new(&output).exists() {
+            continue;
+        }
+        let files = [
+            journal_path(&record),
+            record.with_file_name(format!("inputs-{id}.json")),
+            record.with_extension("writing"),
+            record.with_extension(format!("json{TEMP_SUFFIX}")),
+            record,
+        ];
+        for path in files {
+            let _ = fs::remove_file(path);
+        }
+    }
+}
+
+/// The output folder a record is for, from the start of the file: the record's first field.
+fn recorded_output(record: &Path) -> Option<String> {
+    let mut start = vec![0; 8192];
+    let read = File::open(record).ok()?.read(&mut start).ok()?;
+    let rest = start.get(..read)?.strip_prefix(b"{\"output\":")?;
+    serde_json::Deserializer::from_slice(rest).into_iter::<String>().next()?.ok()
 }
 
 fn journal_path(record_path: &Path) -> PathBuf {

@@ -2317,3 +2317,43 @@ fn render_each_error_names_the_item_it_failed_on_and_its_misused_arguments() {
     let lines = error_lines(&site.build_err()).join("\n");
     assert!(lines.contains("`template` must be a template's name"), "{lines}");
 }
+
+#[test]
+fn state_folder_kept_the_record_of_an_output_folder_long_gone() {
+    let site = Site::new();
+    site.write("content/a.md", post("Alpha", "2024-01-01"));
+    let elsewhere = site.root().join("elsewhere");
+    let mut request = site.request();
+    request.output = Some(elsewhere.clone());
+    kiln::build(&request).expect("the build into elsewhere/ succeeds");
+    let state: Vec<String> = kept_state(&site);
+    site.build_ok();
+    let ids = |names: &[String]| -> Vec<String> {
+        names
+            .iter()
+            .filter_map(|n| n.strip_prefix("record-")?.strip_suffix(".json"))
+            .map(String::from)
+            .collect()
+    };
+    let gone = ids(&state);
+    assert_eq!(gone.len(), 1, "{state:?}");
+    assert_eq!(ids(&kept_state(&site)).len(), 2);
+
+    std::fs::remove_dir_all(&elsewhere).unwrap();
+    site.write("content/b.md", post("Beta", "2024-02-01"));
+    site.build_ok();
+    let left = kept_state(&site);
+    assert_eq!(ids(&left).len(), 1, "{left:?}");
+    assert!(left.iter().all(|name| !name.contains(&gone[0])), "{left:?}");
+    assert!(site.exists("b/index.html"));
+}
+
+/// The names of the files in the site's `.kiln/`.
+fn kept_state(site: &Site) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(site.root().join(".kiln"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
