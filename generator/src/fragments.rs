@@ -116,8 +116,9 @@ impl Fragments {
                     field(&mut bytes, value.as_str()?.as_bytes());
                 }
                 ValueKind::None => field(&mut bytes, b"none"),
-                ValueKind::Bool | ValueKind::U64 | ValueKind::I64 | ValueKind::F64 => {
-                    field(&mut bytes, b"number");
+                // A template can tell `1` from `1.0` and `true`, so the kind is in the key.
+                kind @ (ValueKind::Bool | ValueKind::U64 | ValueKind::I64 | ValueKind::F64) => {
+                    field(&mut bytes, format!("{kind:?}").as_bytes());
                     field(&mut bytes, value.to_string().as_bytes());
                 }
                 _ => return None,

@@ -1494,3 +1494,21 @@ fn kept_list_entries_linger_after_the_date_format_changes() {
     site.ok(&[("kiln.toml", Some(config))]);
     assert_eq!(dates(&site), ["2024-01-10", "2024-01-08"]);
 }
+
+#[test]
+fn kept_entries_follow_an_argument_that_changes_kind() {
+    let index = |n: &str| doc(&format!("title = \"Blog\"\n[extra]\nn = {n}\n"), "");
+    let posts = blog_posts(2, "");
+    let first = index("1");
+    let mut files = files_of(&first, &posts);
+    files.push((
+        "templates/section.html",
+        "{{ render_each(template=\"row.html\", items=section.pages, n=section.extra.n) }}".into(),
+    ));
+    files.push(("templates/row.html", "<p>{{ item.title }} {{ n }} {{ n is float }}</p>".into()));
+    let mut site = site_with("", &files);
+    assert!(site.read("blog/index.html").contains("<p>Post 2 1 false</p>"));
+    site.ok(&[("content/blog/_index.md", Some(&index("1.0")))]);
+    assert!(site.read("blog/index.html").contains("true</p>"), "{}", site.read("blog/index.html"));
+    site.ok(&[("content/blog/_index.md", Some(&index("true")))]);
+}
