@@ -759,11 +759,7 @@ impl Engine {
         let Some(templates) = &self.templates else { unreachable!("templates are loaded") };
         templates.update_lookup(|lookup| {
             for &i in &rebuilt {
-                let entry = PageEntry {
-                    value: values.pages[i].clone(),
-                    digest: values.digests.pages[i],
-                    rendered: site.pages[i].rendered.clone(),
-                };
+                let entry = PageEntry::of(&site, &values, i);
                 lookup.pages.insert(site.pages[i].content_path.clone(), entry);
             }
             for &s in &sections {
@@ -1028,11 +1024,7 @@ impl Engine {
                     };
                 }
                 for &i in &refreshed.pages {
-                    let entry = PageEntry {
-                        value: values.pages[i].clone(),
-                        digest: values.digests.pages[i],
-                        rendered: site.pages[i].rendered.clone(),
-                    };
+                    let entry = PageEntry::of(&site, &values, i);
                     lookup.pages.insert(site.pages[i].content_path.clone(), entry);
                 }
                 for &s in &refreshed.sections {

@@ -15,7 +15,7 @@
 //! while the arguments stay the same. Templates and the config are fixed for the life of a
 //! [`Templates`], which a change to either replaces, kept results and all.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, RwLock};
 
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -41,14 +41,20 @@ pub fn rendering<T>(templates: &Templates, render: impl FnOnce() -> T) -> T {
 pub struct Fragments {
     /// Whether results are kept: only an engine that builds again keeps them.
     keep: AtomicBool,
-    /// Each page value the build made, by the address of its map, with its digest. The values
-    /// are held in `pinned`, so no address is reused while it is here.
-    known: RwLock<FxHashMap<usize, Digest>>,
-    pinned: Mutex<Vec<Value>>,
+    /// The page values results are keyed by.
+    known: RwLock<Known>,
     /// Results by key, with the digest of the page each shows.
     kept: Mutex<FxHashMap<u128, (Digest, Value)>>,
     /// How many results were kept after the last pruning.
-    pruned_at: Mutex<usize>,
+    pruned_at: AtomicUsize,
+}
+
+/// Each page value the build made, by the address of its map, with its digest. The values
+/// are held in `pinned`, so no address is reused while it is in `digests`.
+#[derive(Default)]
+struct Known {
+    pinned: Vec<Value>,
+    digests: FxHashMap<usize, Digest>,
 }
 
 impl Fragments {
@@ -68,34 +74,33 @@ impl Fragments {
         if !self.keeps() {
             return;
         }
-        let address = |value: &Value| value.as_map().map(|map| map as *const _ as usize);
-        let mut pinned = lock(&self.pinned);
         let mut known = self.known.write().unwrap_or_else(|e| e.into_inner());
+        let Known { pinned, digests: by_address } = &mut *known;
         if pinned.len() != values.len() {
-            known.clear();
-            known.extend(values.iter().zip(digests).filter_map(|(v, d)| Some((address(v)?, *d))));
+            by_address.clear();
+            let addressed = values.iter().zip(digests).filter_map(|(v, d)| Some((address(v)?, *d)));
+            by_address.extend(addressed);
             *pinned = values.to_vec();
         } else {
             for ((old, new), digest) in pinned.iter_mut().zip(values).zip(digests) {
                 if address(old) != address(new) {
                     if let Some(gone) = address(old) {
-                        known.remove(&gone);
+                        by_address.remove(&gone);
                     }
                     if let Some(at) = address(new) {
-                        known.insert(at, *digest);
+                        by_address.insert(at, *digest);
                     }
                     *old = new.clone();
                 }
             }
         }
         drop(known);
-        drop(pinned);
         let mut kept = lock(&self.kept);
-        let mut pruned_at = lock(&self.pruned_at);
-        if kept.len() > *pruned_at + (*pruned_at / 8).max(1024) {
+        let pruned_at = self.pruned_at.load(Ordering::Relaxed);
+        if kept.len() > pruned_at + (pruned_at / 8).max(1024) {
             let current: FxHashSet<&Digest> = digests.iter().collect();
             kept.retain(|_, (page, _)| current.contains(page));
-            *pruned_at = kept.len();
+            self.pruned_at.store(kept.len(), Ordering::Relaxed);
         }
     }
 
@@ -138,10 +143,11 @@ fn field(bytes: &mut Vec<u8>, text: &[u8]) {
 /// engine returns what it rendered before for an item it has seen with the same arguments.
 pub fn render_each(kwargs: Kwargs) -> TeraResult<Value> {
     let fail = |message: String| Err(tera::Error::message(format!("render_each: {message}")));
-    let template = match kwargs.get::<Value>("template")? {
-        Some(name) if name.as_str().is_some() => name.as_str().unwrap_or_default().to_string(),
-        Some(name) => return fail(format!("`template` must be a template's name, not `{name}`")),
-        None => return fail("`template` is missing: the template to render for each item".into()),
+    let Some(name) = kwargs.get::<Value>("template")? else {
+        return fail("`template` is missing: the template to render for each item".into());
+    };
+    let Some(template) = name.as_str().map(str::to_string) else {
+        return fail(format!("`template` must be a template's name, not `{name}`"));
     };
     let Some(list) = kwargs.get::<Value>("items")? else {
         return fail(format!("`items` is missing: the list to render `{template}` for"));
@@ -177,8 +183,7 @@ pub fn render_each(kwargs: Kwargs) -> TeraResult<Value> {
                 items
                     .iter()
                     .map(|item| {
-                        let at = item.as_map()? as *const _ as usize;
-                        let digest = *known.get(&at)?;
+                        let digest = *known.digests.get(&address(item)?)?;
                         bytes.truncate(args.len());
                         field(&mut bytes, &digest);
                         Some((xxhash_rust::xxh3::xxh3_128(&bytes), digest))
@@ -220,13 +225,8 @@ pub fn render_each(kwargs: Kwargs) -> TeraResult<Value> {
                         Some(path) => format!("the item `content/{path}`"),
                         None => format!("the item `{item}`"),
                     };
-                    let mut text = err.to_string();
-                    let mut source = std::error::Error::source(&err);
-                    while let Some(cause) = source {
-                        text.push_str(&format!(": {cause}"));
-                        source = cause.source();
-                    }
-                    let message = format!("render_each: `{template}` for {which}: {text}");
+                    let causes = templates::causes(&err);
+                    let message = format!("render_each: `{template}` for {which}: {err}{causes}");
                     return Err(tera::Error::message(message));
                 }
                 let text =
@@ -280,6 +280,11 @@ impl Drop for Nested {
     fn drop(&mut self) {
         NESTED.with(|nested| nested.borrow_mut().pop());
     }
+}
+
+/// Where a map value's map lives: what tells one page value from another while both are held.
+fn address(value: &Value) -> Option<usize> {
+    value.as_map().map(|map| map as *const _ as usize)
 }
 
 fn html_len(html: &Value) -> usize {

@@ -216,15 +216,8 @@ pub fn forget(state_dir: &Path, output: &Path) -> io::Result<()> {
         Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(()),
         Err(err) => return Err(err),
     };
-    let (record, marker) = record_paths(state_dir, &output);
-    let files = [
-        journal_path(&record),
-        crate::snapshot::snapshot_path(state_dir, &output),
-        record.with_extension(format!("json{TEMP_SUFFIX}")),
-        record,
-        marker,
-    ];
-    for path in files {
+    let (record, _) = record_paths(state_dir, &output);
+    for path in kept_about(&record) {
         match fs::remove_file(&path) {
             Err(err) if err.kind() != io::ErrorKind::NotFound => return Err(err),
             _ => {}
@@ -243,25 +236,29 @@ pub fn sweep_gone(state_dir: &Path) {
     for entry in entries.flatten() {
         let name = entry.file_name();
         let name = name.to_string_lossy();
-        let Some(id) = name.strip_prefix("record-").and_then(|n| n.strip_suffix(".json")) else {
+        if !(name.starts_with("record-") && name.ends_with(".json")) {
             continue;
-        };
+        }
         let record = entry.path();
         let Some(output) = recorded_output(&record) else { continue };
-        if Path::new(&output).exists() {
-            continue;
-        }
-        let files = [
-            journal_path(&record),
-            record.with_file_name(format!("inputs-{id}.json")),
-            record.with_extension("writing"),
-            record.with_extension(format!("json{TEMP_SUFFIX}")),
-            record,
-        ];
-        for path in files {
-            let _ = fs::remove_file(path);
+        if !Path::new(&output).exists() {
+            for path in kept_about(&record) {
+                let _ = fs::remove_file(path);
+            }
         }
     }
+}
+
+/// Everything `.kiln/` keeps about the output whose record is at `record`: its journal, its
+/// input snapshot, its record's temporary file, the record and its commit marker.
+fn kept_about(record: &Path) -> [PathBuf; 5] {
+    [
+        journal_path(record),
+        crate::snapshot::snapshot_beside(record),
+        record.with_extension(format!("json{TEMP_SUFFIX}")),
+        record.to_path_buf(),
+        record.with_extension("writing"),
+    ]
 }
 
 /// The output folder a record is for, from the start of the file: the record's first field.

@@ -651,12 +651,7 @@ pub(crate) fn lookup(
         ..Default::default()
     };
     for (i, page) in site.pages.iter().enumerate() {
-        let entry = PageEntry {
-            value: values.pages[i].clone(),
-            digest: values.digests.pages[i],
-            rendered: page.rendered.clone(),
-        };
-        lookup.pages.insert(page.content_path.clone(), entry);
+        lookup.pages.insert(page.content_path.clone(), PageEntry::of(site, values, i));
     }
     for (i, section) in site.sections.iter().enumerate() {
         let entry = (values.sections[i].clone(), values.digests.sections[i]);

@@ -101,12 +101,13 @@ fn request_key(request: &BuildRequest, output: &Path) -> String {
 /// Where the snapshot of the last one-shot build of `output` (a canonical path) is kept.
 pub(crate) fn snapshot_path(state_dir: &Path, output: &Path) -> PathBuf {
     let (record, _) = output::record_paths(state_dir, output);
-    record.with_file_name(
-        record
-            .file_name()
-            .map(|n| n.to_string_lossy().replace("record-", "inputs-"))
-            .unwrap_or_default(),
-    )
+    snapshot_beside(&record)
+}
+
+/// The snapshot of the output whose record is at `record`.
+pub(crate) fn snapshot_beside(record: &Path) -> PathBuf {
+    let name = record.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    record.with_file_name(name.replace("record-", "inputs-"))
 }
 
 /// Stamps every input of the site at `root`, sorted by path.

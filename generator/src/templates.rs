@@ -36,6 +36,17 @@ pub struct PageEntry {
     pub rendered: Option<std::sync::Arc<crate::markdown::Rendered>>,
 }
 
+impl PageEntry {
+    /// The entry of page `i` of `site`, whose values are `values`.
+    pub fn of(site: &crate::site::Site, values: &crate::values::Values, i: usize) -> PageEntry {
+        PageEntry {
+            value: values.pages[i].clone(),
+            digest: values.digests.pages[i],
+            rendered: site.pages[i].rendered.clone(),
+        }
+    }
+}
+
 /// What template functions look things up in. Replaced at each build, read at each call.
 #[derive(Clone, Default)]
 pub struct Lookup {
@@ -445,7 +456,6 @@ fn enclosing_tag(text: &str, at: usize) -> Option<&str> {
 
 /// The template name, line, column and one-line cause of a Tera error, following its chain.
 pub fn describe(err: &tera::Error) -> (Option<String>, Option<usize>, Option<usize>, String) {
-    use std::error::Error as _;
     let (mut name, mut line, mut column) = (None, None, None);
     let mut message = match err.kind() {
         tera::ErrorKind::SyntaxError(report) | tera::ErrorKind::RenderingError(report) => {
@@ -471,13 +481,20 @@ pub fn describe(err: &tera::Error) -> (Option<String>, Option<usize>, Option<usi
             }
         }
     };
+    message.push_str(&causes(err));
+    (name, line, column, message)
+}
+
+/// What `err` was caused by, each cause after `: `; empty for an error with no cause.
+pub(crate) fn causes(err: &dyn std::error::Error) -> String {
+    let mut text = String::new();
     let mut cause = err.source();
     while let Some(inner) = cause {
-        message.push_str(": ");
-        message.push_str(&inner.to_string());
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
         cause = inner.source();
     }
-    (name, line, column, message)
+    text
 }
 
 /// The template, line and column of a formatted report's ` --> name:line:column` line.
